@@ -1,0 +1,61 @@
+# Reflex front door. `make run` runs the main job, `make test` every test (installing what it needs).
+SWIFT     ?= swift
+SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+BUILD_DIR := .build
+RELEASE   := $(BUILD_DIR)/release/reflex
+# Debian packages the build and tests need (see README).
+APT_PACKAGES := libopenblas-dev libv4l-dev pkg-config qemu-user-static gcc-aarch64-linux-gnu
+
+.PHONY: all deps build release run test test-swift test-c test-arm bench clean help
+
+all: release
+
+help:
+	@echo "make run        the main job (today: reflex bench kernels)"
+	@echo "make test       install missing packages, build, run every test (Swift, C kernels, ARM under qemu)"
+	@echo "make bench      kernel benchmarks (JSON in out/), plus the PyTorch comparison when torch is installed"
+	@echo "make test-arm   aarch64 kernel paths under qemu-aarch64-static"
+
+# Installs the Debian packages that are missing (with sudo when not root).
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "make: installing missing packages:$$missing"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release --product reflex
+
+run: release
+	$(RELEASE) bench kernels
+
+test: deps test-swift test-c test-arm
+
+test-swift: deps
+	$(SWIFT) test
+
+# Every x86 int8 path this CPU can run, in C, against the reference (built with gcc).
+test-c: deps
+	bash scripts/test-c-kernels.sh
+
+# The ARM paths, cross-compiled and run under qemu with three CPU models.
+test-arm: deps
+	bash scripts/test-arm.sh
+
+# Kernel benchmarks. With PyTorch installed (a developer tool, never a dependency), the same run
+# also measures PyTorch's fp32 and dynamic int8 Linear on the same shapes and prints the ratios.
+bench: release
+	@mkdir -p out
+	@if python3 -c "import torch" 2>/dev/null; then \
+	  python3 tools/bench_vs_pytorch.py --reflex $(RELEASE) --out out/bench-vs-pytorch.json; \
+	else \
+	  echo "make bench: PyTorch not installed, measuring Reflex only (pip install torch for the comparison)"; \
+	  $(RELEASE) bench kernels | tee out/bench-kernels.txt; \
+	fi
+
+clean:
+	rm -rf $(BUILD_DIR) .build-c out

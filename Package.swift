@@ -1,0 +1,52 @@
+// swift-tools-version: 6.0
+// Reflex: a runtime for Vision-Language-Action robot policies on ARM boards.
+// Module plan and dependency rules: see README.md (and the design notes it links).
+import PackageDescription
+
+let package = Package(
+    name: "Reflex",
+    products: [
+        .executable(name: "reflex", targets: ["reflex"]),
+        .library(name: "ReflexCore", targets: ["ReflexCore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        // ISA-specific hot loops (int8 GEMM/GEMV, vector math), CPU dispatch, thread pool. C, libc only.
+        .target(
+            name: "CKernels",
+            linkerSettings: [.linkedLibrary("pthread"), .linkedLibrary("m")]
+        ),
+        // OpenBLAS (cblas_sgemm) for fp32 matrix products.
+        .systemLibrary(
+            name: "COpenBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]
+        ),
+        // libv4l2 and videodev2.h for camera capture (used by the robot I/O layer).
+        .systemLibrary(
+            name: "CV4L2",
+            pkgConfig: "libv4l2",
+            providers: [.apt(["libv4l-dev"])]
+        ),
+        // Tensors, layers, quantization. Foundation-free: stdlib, Glibc and the C modules only.
+        .target(
+            name: "ReflexCore",
+            dependencies: ["CKernels", "COpenBLAS"]
+        ),
+        .executableTarget(
+            name: "reflex",
+            dependencies: [
+                "ReflexCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "ReflexCoreTests",
+            dependencies: ["ReflexCore", "CKernels"]
+        ),
+    ]
+)

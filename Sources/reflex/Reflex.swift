@@ -1,0 +1,61 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ReflexCore
+
+/// The `reflex` command line. Subcommands live one per file; see README.md for the contract.
+/// Exit codes: 0 success, 1 runtime failure, 2 invalid usage or input.
+@main
+struct Reflex: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "reflex",
+        abstract: "Run Vision-Language-Action robot policies on a board's CPU.",
+        discussion: """
+            Logs go to stderr; with --json a command prints exactly one JSON object on stdout.
+            Exit codes: 0 success, 1 runtime failure, 2 invalid usage or input.
+            Environment: REFLEX_THREADS (worker threads), REFLEX_ISA (force an int8 kernel path).
+            """,
+        version: ReflexVersion.string,
+        subcommands: [Bench.self]
+    )
+
+    static func main() {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = ProcessInfo.processInfo.environment["REFLEX_LOG_LEVEL"]
+                .flatMap(Logger.Level.init(rawValue:)) ?? .info
+            return handler
+        }
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let error as CLIError {
+            FileHandle.standardError.write(Data("reflex: error: \(error.message)\n".utf8))
+            Foundation.exit(error.exitCode)
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success { exit(withError: error) }  // --help, --version
+            // ArgumentParser reports usage errors as EX_USAGE (64); our contract says 2.
+            FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+            Foundation.exit(code.rawValue == 64 ? 2 : (error is TensorError ? 2 : 1))
+        }
+    }
+}
+
+/// Errors the CLI reports with a chosen exit code.
+struct CLIError: Error {
+    let message: String
+    let exitCode: Int32
+
+    /// Bad flags, files or values: exit 2.
+    static func invalidInput(_ message: String) -> CLIError { CLIError(message: message, exitCode: 2) }
+    /// Failures while doing valid work: exit 1.
+    static func runtime(_ message: String) -> CLIError { CLIError(message: message, exitCode: 1) }
+}
+
+/// The CLI's logger (stderr; level from REFLEX_LOG_LEVEL, default info).
+let log = Logger(label: "reflex")
+
+enum ReflexVersion {
+    static let string = "0.1.0"
+}
