@@ -67,6 +67,9 @@ static pthread_cond_t wake_cv = PTHREAD_COND_INITIALIZER;     // new job posted
 static pthread_cond_t done_cv = PTHREAD_COND_INITIALIZER;     // last worker left the job
 
 static int workers_started; // guarded by call_lock
+// job_word as it was when each worker was created (before the job it was created for was posted),
+// so a worker that starts late still sees that job as new.
+static unsigned long long worker_start_word[MAX_THREADS];
 
 // The current job. `job_word` = (sequence << 16) | participating workers; workers read who takes
 // part from the same atomic that announces the job, so a slow non-participant never looks at
@@ -126,7 +129,7 @@ static unsigned long long wait_for_job(unsigned long long seen) {
 static void *worker_main(void *arg) {
     const int id = (int)(intptr_t)arg; // 0-based worker index (the caller is not counted)
     in_task = 1;
-    unsigned long long seen = atomic_load_explicit(&job_word, memory_order_acquire);
+    unsigned long long seen = worker_start_word[id];
     for (;;) {
         seen = wait_for_job(seen);
         if (id >= (int)(seen & 0xffff)) continue; // not needed for this job
@@ -159,11 +162,13 @@ static void wait_for_workers(void) {
 
 /// Starts workers until `want` exist (or creation fails); returns how many exist. Needs call_lock.
 static int ensure_workers(int want) {
+    if (want > MAX_THREADS - 1) want = MAX_THREADS - 1;
     while (workers_started < want) {
         pthread_t th;
         pthread_attr_t attr;
         pthread_attr_init(&attr);
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        worker_start_word[workers_started] = atomic_load_explicit(&job_word, memory_order_relaxed);
         int rc = pthread_create(&th, &attr, worker_main, (void *)(intptr_t)workers_started);
         pthread_attr_destroy(&attr);
         if (rc != 0) break;

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Builds the CKernels C harness natively (gcc -O2, every Sources/CKernels/*.c) into .build-c/ and
+# runs it: every int8 path this CPU supports is checked against the scalar reference.
+# Usage: scripts/test-c-kernels.sh [--require a,b,c] [extra harness args]
+# Default requirement (this project's x86 CI host): scalar,avx2,avx512vnni. Override with
+# REFLEX_C_REQUIRE="scalar,avx2" or pass --require explicitly.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CC="${CC:-gcc}"
+OUT="$ROOT/.build-c"
+BIN="$OUT/q8_harness"
+
+command -v "$CC" >/dev/null 2>&1 || { echo "error: C compiler '$CC' not found (apt-get install gcc)" >&2; exit 1; }
+
+mkdir -p "$OUT"
+SRCS=("$ROOT"/Sources/CKernels/*.c)
+CMD=("$CC" -O2 -std=gnu11 -Wall -Wextra -I "$ROOT/Sources/CKernels/include"
+     "${SRCS[@]}" "$ROOT/Tests/CKernelsHarness/q8_harness.c" -o "$BIN" -lpthread -lm)
+echo "+ ${CMD[*]}"
+"${CMD[@]}"
+
+ARGS=("$@")
+if [[ " ${ARGS[*]-} " != *" --require "* ]]; then
+    ARGS+=(--require "${REFLEX_C_REQUIRE:-scalar,avx2,avx512vnni}")
+fi
+echo "+ $BIN ${ARGS[*]}"
+"$BIN" "${ARGS[@]}"
