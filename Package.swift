@@ -36,10 +36,16 @@ let package = Package(
             name: "ReflexCore",
             dependencies: ["CKernels", "COpenBLAS"]
         ),
+        // Checkpoints: safetensors, config.json, tokenizer.json, weight-name mapping. Uses Foundation.
+        .target(
+            name: "ReflexModels",
+            dependencies: ["ReflexCore"]
+        ),
         .executableTarget(
             name: "reflex",
             dependencies: [
                 "ReflexCore",
+                "ReflexModels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -47,6 +53,10 @@ let package = Package(
         .testTarget(
             name: "ReflexCoreTests",
             dependencies: ["ReflexCore", "CKernels"]
+        ),
+        .testTarget(
+            name: "ReflexModelsTests",
+            dependencies: ["ReflexModels", "ReflexCore"]
         ),
     ]
 )

@@ -819,7 +819,7 @@ def train(model: TinyPrismatic, spec: FixtureSpec, tok: Tokenizer, tok_info: Dic
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         sched.step()
-        losses.append(float(loss))
+        losses.append(float(loss.detach()))
         if log_every and (step % log_every == 0 or step == steps - 1):
             print(f"  [{spec.name}] step {step:4d} loss {np.mean(losses[-log_every:]):.4f}", flush=True)
     model.eval()

@@ -23,6 +23,10 @@
 
 enum { MR = 6, NR = 64, KG = 4, A_STEP = MR * KG, W_STEP = NR * KG };
 
+#ifndef RK_VNNI_KC
+#define RK_VNNI_KC 256 // K block: the 64-channel W micro-panel (KC * 64 bytes) stays in L1
+#endif
+
 RK_INLINE __m512i bcast4(const uint8_t *p) {
     int32_t v;
     memcpy(&v, p, sizeof v);
@@ -109,7 +113,14 @@ RK_INLINE void kernel(const rk_q8_tile *t, const int R, const int V) {
     ZERO4(0) ZERO4(1) ZERO4(2) ZERO4(3) ZERO4(4) ZERO4(5)
     const uint8_t *a = t->a;
     const int8_t *w = t->w;
-    for (int g = t->kc / KG; g > 0; g--, a += A_STEP, w += W_STEP) {
+    const char *pf = t->pf ? (const char *)t->pf : (const char *)w; // harmless self-prefetch
+    const ptrdiff_t pf_step = t->pf ? 64 : 0;
+    const ptrdiff_t a_next = (ptrdiff_t)MR * t->kc; // the next A micro-panel follows this one
+    for (int g = t->kc / KG; g > 0; g--, a += A_STEP, w += W_STEP, pf += pf_step) {
+        _mm_prefetch(pf, _MM_HINT_T1);
+#ifndef RK_NO_APF
+        _mm_prefetch((const char *)a + a_next, _MM_HINT_T0);
+#endif
         const __m512i b0 = ld(w);
         const __m512i b1 = V > 1 ? ld(w + 64) : _mm512_setzero_si512();
         const __m512i b2 = V > 2 ? ld(w + 128) : _mm512_setzero_si512();
@@ -174,7 +185,7 @@ static void vnni_tile(const rk_q8_tile *t) { tiles[t->mr - 1][(t->nr + 15) / 16 
 #endif
 
 const rk_q8_impl rk_q8_impl_avx512vnni = {
-    .isa = RK_ISA_AVX512VNNI, .mr = MR, .nr = NR, .kg = KG, .kc = 256, .a_xor = 0x80,
+    .isa = RK_ISA_AVX512VNNI, .mr = MR, .nr = NR, .kg = KG, .kc = RK_VNNI_KC, .a_xor = 0x80,
     .tile = vnni_tile,
 };
 

@@ -92,10 +92,16 @@ static void compute_task(void *ctx, int task) {
             t.kc = kcb;
             t.accumulate = k0 > 0;
             t.finish = k0 + kcb >= k_pad;
+            // The W block after this one (next K block, else the next panel): tiles of this block
+            // prefetch it in quarters, so its first tile does not wait on memory.
+            const int8_t *next = !t.finish ? t.w + (ptrdiff_t)kcb * NR
+                                 : np + 1 < np1 ? wp + (ptrdiff_t)NR * k_pad : NULL;
+            const ptrdiff_t quarter = (ptrdiff_t)kcb * NR / 4;
             for (int mp = mp0; mp < mp1; mp++) {
                 t.m0 = mp * MR;
                 t.mr = p->m - t.m0 < MR ? p->m - t.m0 : MR;
                 t.a = ab + (ptrdiff_t)mp * MR * kcb;
+                t.pf = next && mp - mp0 < 4 ? next + quarter * (mp - mp0) : NULL;
                 impl->tile(&t);
             }
         }

@@ -39,6 +39,8 @@ typedef struct rk_q8_tile {
     int mr, nr;             ///< valid rows (1..MR) and columns (1..NR)
     int accumulate;         ///< add the partial sums already stored in out->c (not the first K block)
     int finish;             ///< last K block: apply offset correction / dequantization and store
+    const int8_t *pf;       ///< W bytes the kernel may prefetch (one line per K group), or NULL:
+                            ///< a slice of the W block the next tiles will use
     const rk_q8_out *out;
 } rk_q8_tile;
 

@@ -140,10 +140,10 @@ public final class SafeTensorsFile: @unchecked Sendable {
     private static func integers(_ values: [Any]) -> [Int]? {
         var out: [Int] = []
         for v in values {
-            guard let n = v as? NSNumber, CFNumberIsFloatType(n) == false || n.doubleValue == n.doubleValue.rounded() else { return nil }
+            guard let n = v as? NSNumber else { return nil }
             let d = n.doubleValue
-            guard d.isFinite, abs(d) < 9.0e15 else { return nil }
-            out.append(n.intValue)
+            guard d.isFinite, abs(d) < 9.0e15, d == d.rounded() else { return nil }
+            out.append(Int(d))
         }
         return out
     }

@@ -4,13 +4,14 @@
 // build: cc -O2 -I Sources/CKernels/include Sources/CKernels/*.c Tests/CKernelsHarness/q8_bench.c \
 //          -o q8_bench -lopenblas -lpthread -lm
 // usage: q8_bench [--m 1,64,256,512] [--shape KxN]... [--isa avx2,avx512vnni] [--no-sgemm]
-//                 [--i32] [--seconds 0.5]
+//                 [--i32] [--seconds 0.4] [--stat median|min] [--no-bw]
 #include <cblas.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "ckernels.h"
 
@@ -26,6 +27,7 @@ static int cmp_double(const void *a, const void *b) {
 }
 
 static double min_seconds = 0.4;
+static int use_min; // --stat min: best run instead of the median (for tuning on a busy machine)
 
 /// Median wall time of fn(ctx) over repeats (one warm-up, at least 5 runs, about min_seconds total).
 static double median_time(void (*fn)(void *), void *ctx) {
@@ -39,7 +41,7 @@ static double median_time(void (*fn)(void *), void *ctx) {
         times[n++] = now_s() - t0;
     }
     qsort(times, (size_t)n, sizeof times[0], cmp_double);
-    return times[n / 2];
+    return use_min ? times[0] : times[n / 2];
 }
 
 typedef struct {
@@ -97,7 +99,7 @@ int main(int argc, char **argv) {
     int ms[8] = {1, 64, 256, 512}, nm = 4;
     int shapes[16][2] = {{896, 896},   {896, 4864},   {4864, 896},  {896, 151936},
                          {4096, 4096}, {4096, 11008}, {11008, 4096}};
-    int nshapes = 7, custom_shapes = 0, sgemm = 1, i32 = 0;
+    int nshapes = 7, custom_shapes = 0, sgemm = 1, i32 = 0, bw = 1;
     rk_isa isas[8] = {RK_ISA_AVX2, RK_ISA_AVX512VNNI};
     int nisa = 2;
     for (int i = 1; i < argc; i++) {
@@ -115,18 +117,30 @@ int main(int argc, char **argv) {
                     if (!strcmp(t, rk_isa_name((rk_isa)j))) isas[nisa++] = (rk_isa)j;
         } else if (!strcmp(argv[i], "--no-sgemm")) sgemm = 0;
         else if (!strcmp(argv[i], "--i32")) i32 = 1;
+        else if (!strcmp(argv[i], "--no-bw")) bw = 0;
+        else if (!strcmp(argv[i], "--stat") && i + 1 < argc) use_min = !strcmp(argv[++i], "min");
         else if (!strcmp(argv[i], "--seconds") && i + 1 < argc) min_seconds = atof(argv[++i]);
         else {
             fprintf(stderr, "unknown argument %s\n", argv[i]);
             return 2;
         }
     }
+    // Debian's OpenBLAS 0.3.21 does not know this CPU generation and falls back to the generic
+    // "Prescott" kernels (~5x slower); compare against its best kernel set instead.
+    if (sgemm && !getenv("OPENBLAS_CORETYPE") && !strcmp(openblas_get_corename(), "Prescott") &&
+        rk_isa_supported(RK_ISA_AVX512VNNI)) {
+        setenv("OPENBLAS_CORETYPE", "SkylakeX", 1);
+        execv("/proc/self/exe", argv);
+    }
     const int threads = rk_num_threads();
     openblas_set_num_threads(threads);
+    printf("OpenBLAS: %s\n", openblas_get_config());
     printf("threads %d, best path %s, int8 output %s\n", threads, rk_isa_name(rk_isa_best()),
            i32 ? "int32" : "f32 (fused dequant)");
-    const double bw_dram = read_bandwidth((size_t)2 << 30);
-    printf("memory read bandwidth (rk_parallel_read, 2 GiB buffer): %.1f GB/s\n\n", bw_dram);
+    if (bw)
+        printf("memory read bandwidth (rk_parallel_read, 2 GiB buffer): %.1f GB/s\n",
+               read_bandwidth((size_t)2 << 30));
+    printf("timing: %s of repeats\n\n", use_min ? "best" : "median");
 
     printf("%-12s %5s %9s", "KxN", "M", "sgemm");
     for (int i = 0; i < nisa; i++) printf(" %11s", rk_isa_name(isas[i]));
@@ -179,7 +193,7 @@ int main(int argc, char **argv) {
                 if (m == 1) printf(" %7.1fGB/s", (double)pw[i]->bytes / t * 1e-9);
                 else printf(" %11.1f", ops / t * 1e-9);
             }
-            if (m == 1 && nisa > 0 && pw[nisa - 1])
+            if (m == 1 && bw && nisa > 0 && pw[nisa - 1])
                 printf("   read-probe %.1f GB/s", read_bandwidth(pw[nisa - 1]->bytes));
             printf("\n");
             fflush(stdout);
