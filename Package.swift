@@ -36,10 +36,15 @@ let package = Package(
             name: "ReflexCore",
             dependencies: ["CKernels", "COpenBLAS"]
         ),
+        // PNG / JPEG files through libpng and libjpeg-turbo (Debian: libpng-dev, libjpeg-dev).
+        .target(
+            name: "CImageCodecs",
+            linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg")]
+        ),
         // Checkpoints: safetensors, config.json, tokenizer.json, weight-name mapping. Uses Foundation.
         .target(
             name: "ReflexModels",
-            dependencies: ["ReflexCore"]
+            dependencies: ["ReflexCore", "CImageCodecs"]
         ),
         .executableTarget(
             name: "reflex",

@@ -156,17 +156,23 @@ class SceneObject:
     size: int  # 0..2
 
 
+BG_FAMILIES = {"warm": (172, 122, 92), "green": (104, 158, 112), "blue": (98, 118, 172)}
+BG_LEVELS = [0.55, 0.85, 1.15]  # table brightness: dark / mid / bright
+
+
 @dataclass
 class Scene:
     width: int
     height: int
-    background: Tuple[int, int, int]
+    bg_family: str
+    bg_level: int
     objects: List[SceneObject]
     texture_seed: int
 
 
-def random_scene(rng: np.random.Generator, width: int, height: int) -> Scene:
-    n = int(rng.integers(1, 4))
+def random_scene(rng: np.random.Generator, width: int, height: int, bg_family: Optional[str] = None,
+                 bg_level: Optional[int] = None, n_objects: Optional[int] = None) -> Scene:
+    n = int(rng.integers(1, 4)) if n_objects is None else n_objects
     cells = rng.permutation(12)[:n]
     colors = rng.permutation(len(COLOR_NAMES))[:n]
     objs = [
@@ -174,8 +180,9 @@ def random_scene(rng: np.random.Generator, width: int, height: int) -> Scene:
                     int(rng.integers(0, 3)))
         for cell, c in zip(cells, colors)
     ]
-    bg = tuple(int(v) for v in rng.integers(90, 200, size=3))
-    return Scene(width, height, bg, objs, int(rng.integers(0, 2**31 - 1)))
+    fam = list(BG_FAMILIES)[int(rng.integers(0, 3))] if bg_family is None else bg_family
+    lvl = int(rng.integers(0, 3)) if bg_level is None else bg_level
+    return Scene(width, height, fam, lvl, objs, int(rng.integers(0, 2**31 - 1)))
 
 
 def render_scene(scene: Scene) -> Image.Image:
@@ -183,7 +190,7 @@ def render_scene(scene: Scene) -> Image.Image:
     trng = np.random.default_rng(scene.texture_seed)
     # Table texture: vertical gradient + deterministic speckle so that the bicubic resize has detail to filter.
     yy = np.linspace(0.0, 1.0, h)[:, None, None]
-    base = np.array(scene.background, dtype=np.float64)[None, None, :]
+    base = np.array(BG_FAMILIES[scene.bg_family], dtype=np.float64)[None, None, :] * BG_LEVELS[scene.bg_level]
     img = base * (0.75 + 0.35 * yy) + trng.normal(0.0, 9.0, size=(h, w, 3))
     img = np.clip(np.round(img), 0, 255).astype(np.uint8)
     im = Image.fromarray(img, "RGB")
@@ -207,16 +214,15 @@ def render_scene(scene: Scene) -> Image.Image:
 
 
 def task_target(scene: Scene, verb: str, color: str, obj: str) -> np.ndarray:
-    """Normalised 7-D action in [-1, 1] (last dim: gripper 0/1) -- a learnable function of image + instruction."""
-    tgt = next((o for o in scene.objects if o.color == color), None)
+    """Normalised 7-D action in [-1, 1] (last dim: gripper 0/1): a discrete, confidently learnable function of the
+    image (table brightness + colour family) and of the instruction (verb, colour word, object word)."""
     a = np.zeros(7, dtype=np.float64)
-    if tgt is not None:
-        a[0] = -0.75 + 0.5 * tgt.gx
-        a[1] = -0.5 + 0.5 * tgt.gy
-        a[4] = -0.5 + 0.5 * tgt.size
-        a[5] = {"block": -0.5, "ball": 0.0, "cone": 0.5}[tgt.obj]
+    a[0] = [-0.625, 0.0, 0.625][scene.bg_level]
+    a[1] = {"warm": -0.375, "green": 0.25, "blue": 0.75}[scene.bg_family]
     a[2] = {"pick up": -0.75, "push left": 0.0, "push right": 0.0, "lift": 0.75, "place": -0.375}[verb]
     a[3] = {"push left": -0.625, "push right": 0.625}.get(verb, -0.25 + 0.1 * COLOR_NAMES.index(color))
+    a[4] = {"block": -0.5, "ball": 0.0, "cone": 0.5}[obj]
+    a[5] = 0.3 * (scene.bg_level - 1) + 0.25 * (OBJECTS.index(obj) - 1)  # needs image *and* instruction
     a[6] = 0.0 if verb in ("pick up", "lift") else 1.0
     return a
 
@@ -342,7 +348,8 @@ def build_corpus(rng: np.random.Generator, n: int = 3000) -> List[str]:
         if r < 0.55:
             _, instr, _ = sample_task(rng)
             if rng.random() < 0.5:
-                lines.append(f"In: What action should the robot take to {instr.lower()}?")
+                # The real prompt has "?\nOut:"; "\n" is left to byte fallback (<0x0A>) as in Llama-2.
+                lines.append(f"In: What action should the robot take to {instr.lower()}?Out:")
             else:
                 lines.append(instr)
         elif r < 0.8:
@@ -366,7 +373,7 @@ def build_llama_tokenizer(corpus: List[str], vocab_size: int) -> Tuple[str, Dict
     # never merge (Llama-2's SentencePiece behaviour). The saved tokenizer has no pre-tokenizer, as Llama-2's.
     trainer_tok.pre_tokenizer = pre_tokenizers.Sequence(
         [pre_tokenizers.Metaspace(replacement="\u2581", prepend_scheme="always", split=True),
-         pre_tokenizers.Digits(individual_digits=True)]
+         pre_tokenizers.Digits(individual_digits=True), pre_tokenizers.Punctuation(behavior="isolated")]
     )
     trainer = trainers.BpeTrainer(vocab_size=n_trained, special_tokens=[], show_progress=False, limit_alphabet=200)
     trainer_tok.train_from_iterator(corpus, trainer)
@@ -1114,23 +1121,20 @@ def tokenizer_side_files(spec: FixtureSpec, tok_info: Dict) -> Dict[str, Dict]:
 # ----------------------------------------------------------------------------------------------------------------------
 
 IMAGE_FILES = [
-    # name, size, scene seed, format
-    ("scene_160x120.png", (160, 120), 11, "PNG"),
-    ("scene_320x240.png", (320, 240), 23, "PNG"),
-    ("scene_250x190.png", (250, 190), 37, "PNG"),
-    ("scene_288x216.jpg", (288, 216), 41, "JPEG"),
+    # name, size, scene seed, format, table colour family, table brightness level
+    ("scene_160x120.png", (160, 120), 11, "PNG", "warm", 0),
+    ("scene_320x240.png", (320, 240), 23, "PNG", "blue", 2),
+    ("scene_250x190.png", (250, 190), 37, "PNG", "green", 1),
+    ("scene_288x216.jpg", (288, 216), 41, "JPEG", "warm", 2),
 ]
 
 
 def make_images(img_dir: Path) -> Dict[str, Scene]:
     img_dir.mkdir(parents=True, exist_ok=True)
     scenes = {}
-    for name, (w, h), seed, fmt in IMAGE_FILES:
+    for name, (w, h), seed, fmt, fam, lvl in IMAGE_FILES:
         rng = np.random.default_rng(seed)
-        while True:  # want 3 objects with distinct colours so instructions can refer to several
-            sc = random_scene(rng, w, h)
-            if len(sc.objects) == 3:
-                break
+        sc = random_scene(rng, w, h, bg_family=fam, bg_level=lvl, n_objects=3)
         im = render_scene(sc)
         if fmt == "PNG":
             im.save(img_dir / name, format="PNG", optimize=False, compress_level=9)
@@ -1140,8 +1144,10 @@ def make_images(img_dir: Path) -> Dict[str, Scene]:
     return scenes
 
 
-def describe_scene(sc: Scene) -> List[Dict]:
-    return [{"color": o.color, "object": o.obj, "grid": [o.gx, o.gy], "size": o.size} for o in sc.objects]
+def describe_scene(sc: Scene) -> Dict:
+    return {"size": [sc.width, sc.height], "table_family": sc.bg_family, "table_level": sc.bg_level,
+            "objects": [{"color": o.color, "object": o.obj, "grid": [o.gx, o.gy], "size": o.size}
+                        for o in sc.objects]}
 
 
 def candidate_instructions(sc: Scene) -> List[str]:
@@ -1277,7 +1283,7 @@ def main() -> None:
     img_dir = out_root / "images"
     scenes = make_images(img_dir)
     pre = {}
-    for name, _, _, fmt in IMAGE_FILES:
+    for name, _, _, fmt, _, _ in IMAGE_FILES:
         img = load_rgb(img_dir / name)
         r = np.asarray(resize_naive(img), dtype=np.uint8).copy()
         assert np.array_equal(r, pil_bicubic_reference(np.asarray(img, dtype=np.uint8), IMAGE_SIZE, IMAGE_SIZE))
@@ -1291,14 +1297,14 @@ def main() -> None:
     # Tokenizers (trained once, shared by the two Llama fixtures).
     corpus = build_corpus(np.random.default_rng(1234))
     llama_json, llama_info = build_llama_tokenizer(corpus, LLAMA_VOCAB)
-    qwen_corpus = corpus + [QWEN_SYSTEM_PROMPT] * 50 + ["system\n", "user\n", "assistant\n"] * 50
+    qwen_corpus = corpus + [QWEN_SYSTEM_PROMPT] * 400 + ["system\n", "user\n", "assistant\n"] * 400
     qwen_json, qwen_info = build_qwen_tokenizer(qwen_corpus, QWEN_BASE)
     print(f"llama tokenizer: {llama_info}")
     print(f"qwen tokenizer: {qwen_info}")
 
     def cands(unnorm_keys=("bridge_orig", "tabletop_sim_tiny")) -> List[Tuple[str, str, str]]:
         out = []
-        names = [n for n, _, _, _ in IMAGE_FILES]
+        names = [f[0] for f in IMAGE_FILES]
         per_img = {n: candidate_instructions(scenes[n]) for n in names}
         for k in range(max(len(v) for v in per_img.values())):
             for j, n in enumerate(names):

@@ -138,7 +138,7 @@ static void avx2_tile(const rk_q8_tile *t) {
 #endif
 
 const rk_q8_impl rk_q8_impl_avx2 = {
-    .isa = RK_ISA_AVX2, .mr = MR, .nr = NR, .kg = KG, .kc = 1024, .a_xor = 0, .tile = avx2_tile,
+    .isa = RK_ISA_AVX2, .mr = MR, .nr = NR, .kg = KG, .kc_min = 256, .cache_bytes = 1024 * 1024, .a_xor = 0, .tile = avx2_tile,
 };
 
 #endif

@@ -23,8 +23,11 @@
 
 enum { MR = 6, NR = 64, KG = 4, A_STEP = MR * KG, W_STEP = NR * KG };
 
-#ifndef RK_VNNI_KC
-#define RK_VNNI_KC 256 // K block: the 64-channel W micro-panel (KC * 64 bytes) stays in L1
+#ifndef RK_VNNI_KC_MIN
+#define RK_VNNI_KC_MIN 256
+#endif
+#ifndef RK_VNNI_CACHE
+#define RK_VNNI_CACHE (1024 * 1024) // half of a 2 MiB L2
 #endif
 
 RK_INLINE __m512i bcast4(const uint8_t *p) {
@@ -185,7 +188,7 @@ static void vnni_tile(const rk_q8_tile *t) { tiles[t->mr - 1][(t->nr + 15) / 16 
 #endif
 
 const rk_q8_impl rk_q8_impl_avx512vnni = {
-    .isa = RK_ISA_AVX512VNNI, .mr = MR, .nr = NR, .kg = KG, .kc = RK_VNNI_KC, .a_xor = 0x80,
+    .isa = RK_ISA_AVX512VNNI, .mr = MR, .nr = NR, .kg = KG, .kc_min = RK_VNNI_KC_MIN, .cache_bytes = RK_VNNI_CACHE, .a_xor = 0x80,
     .tile = vnni_tile,
 };
 

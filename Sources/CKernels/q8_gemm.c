@@ -108,11 +108,25 @@ static void compute_task(void *ctx, int task) {
     }
 }
 
-/// K block: the path's preference, evened out so the last block is not a sliver; whole K when A
-/// is a single micro-panel (nothing to reuse the W micro-panel for).
-static int choose_kc(const rk_q8_impl *impl, int m, int k_pad) {
-    if (m <= impl->mr || k_pad <= impl->kc) return k_pad;
-    const int blocks = (k_pad + impl->kc - 1) / impl->kc;
+/// K block. One A micro-panel (GEMV, small M): whole K, every weight byte is read once. Otherwise
+/// the largest block for which all M rows of A plus one W micro-panel fit the path's cache budget
+/// (so A is re-read from L2, not L3, for every W panel), but at least kc_min, evened out so the last
+/// block is not a sliver.
+static int forced_kc; // test hook (rk_q8_debug_force_kc); 0 = normal choice
+
+void rk_q8_debug_force_kc(int kc) { __atomic_store_n(&forced_kc, kc, __ATOMIC_RELAXED); }
+
+static int choose_kc(const rk_q8_impl *impl, int m_pad, int k_pad) {
+    if (m_pad <= impl->mr) return k_pad;
+    const int forced = __atomic_load_n(&forced_kc, __ATOMIC_RELAXED);
+    if (forced > 0) {
+        const int kc = rk_round_up(forced, impl->kg);
+        return kc < k_pad ? kc : k_pad;
+    }
+    int kc = impl->cache_bytes / (m_pad + impl->nr) / impl->kg * impl->kg;
+    if (kc < impl->kc_min) kc = impl->kc_min;
+    if (k_pad <= kc) return k_pad;
+    const int blocks = (k_pad + kc - 1) / kc;
     return rk_round_up((k_pad + blocks - 1) / blocks, impl->kg);
 }
 
@@ -145,7 +159,7 @@ static void gemm(const rk_q8_weights *w, const int8_t *a, int m, int lda, rk_q8_
     p.m_panels = (m + impl->mr - 1) / impl->mr;
     p.m_pad = p.m_panels * impl->mr;
     p.n_panels = w->n_pad / impl->nr;
-    p.kc = choose_kc(impl, m, w->k_pad);
+    p.kc = choose_kc(impl, p.m_pad, w->k_pad);
     p.ap = scratch_get((size_t)p.m_pad * (size_t)w->k_pad);
     if (!p.ap) return;
     out.row_sum = w->row_sum;

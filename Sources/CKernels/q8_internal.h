@@ -51,7 +51,9 @@ typedef struct rk_q8_impl {
     rk_isa isa;
     int mr, nr;             ///< micro-tile rows (A) and columns (W)
     int kg;                 ///< K group; k_pad and every K block are multiples of it
-    int kc;                 ///< preferred K block when A has several micro-panels
+    int kc_min;             ///< smallest K block worth using when A has several micro-panels
+    int cache_bytes;        ///< per-core cache budget for one K block of all of A plus one W
+                            ///< micro-panel (sets the K block; about half of L2)
     uint8_t a_xor;          ///< xor applied to A bytes while packing (0x80: int8 → uint8 + 128)
     rk_q8_tile_fn tile;
 } rk_q8_impl;
@@ -79,6 +81,11 @@ void rk_q8_pack_a_panel(const rk_q8_impl *impl, const int8_t *src, int lda, int 
 /// Portable epilogue: takes a raw mr x nr int32 tile (row stride ld) and applies the tile's
 /// accumulate / finish semantics (q8_gemm.c). Kernels without a vector epilogue use it.
 void rk_q8_tile_epilogue(const rk_q8_tile *t, const int32_t *acc, int ld);
+
+/// Test hook: forces the K block (in K values, rounded up to the path's group) for GEMMs with more
+/// than one A micro-panel, so small shapes exercise K-block accumulation; 0 restores the normal
+/// cache-based choice. Not thread-safe with running kernels.
+void rk_q8_debug_force_kc(int kc);
 
 static inline int rk_round_up(int x, int m) { return (x + m - 1) / m * m; }
 

@@ -59,7 +59,7 @@ static void neon_tile(const rk_q8_tile *t) {
 }
 
 const rk_q8_impl rk_q8_impl_neon = {
-    .isa = RK_ISA_NEON, .mr = MR, .nr = NR, .kg = KG, .kc = 2048, .a_xor = 0, .tile = neon_tile,
+    .isa = RK_ISA_NEON, .mr = MR, .nr = NR, .kg = KG, .kc_min = 256, .cache_bytes = 256 * 1024, .a_xor = 0, .tile = neon_tile,
 };
 
 #endif

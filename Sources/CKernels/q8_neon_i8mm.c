@@ -102,7 +102,7 @@ static void i8mm_tile(const rk_q8_tile *t) {
 #endif
 
 const rk_q8_impl rk_q8_impl_neon_i8mm = {
-    .isa = RK_ISA_NEON_I8MM, .mr = MR, .nr = NR, .kg = KG, .kc = 1024, .a_xor = 0,
+    .isa = RK_ISA_NEON_I8MM, .mr = MR, .nr = NR, .kg = KG, .kc_min = 256, .cache_bytes = 256 * 1024, .a_xor = 0,
     .tile = i8mm_tile,
 };
 

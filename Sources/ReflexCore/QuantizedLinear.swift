@@ -18,6 +18,14 @@ public struct QuantizedRows: Sendable {
     /// One scale per row.
     public var scales: [Float]
 
+    /// Wraps values quantized elsewhere (e.g. read from a checkpoint).
+    public init(rows: Int, cols: Int, values: [Int8], scales: [Float]) {
+        self.rows = rows
+        self.cols = cols
+        self.values = values
+        self.scales = scales
+    }
+
     /// Quantizes the matrix view [rows, lastDim] of `x`.
     public init(_ x: Tensor) {
         let rows = x.rows, cols = x.lastDim

@@ -12,6 +12,9 @@
 
 #include "ckernels.h"
 
+// Internal test hook (Sources/CKernels/q8_internal.h): force the K block size; 0 = automatic.
+void rk_q8_debug_force_kc(int kc);
+
 // MARK: - Helpers
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
@@ -126,8 +129,11 @@ static const int big[][3] = {
 
 static void check_path(rk_isa isa, int threads, int quick) {
     const long before = cases;
+    // Pass 0: one thread, automatic K blocks. Pass 1: pool threads, K blocks forced to 32 (or the
+    // path's K group) so that small shapes accumulate across many K blocks too.
     for (int t = 0; t < 2; t++) {
         const int nt = t == 0 ? 1 : threads;
+        rk_q8_debug_force_kc(t == 0 ? 0 : 32);
         for (int mi = 0; mi < COUNT(grid_m); mi++)
             for (int ni = 0; ni < COUNT(grid_n); ni++)
                 for (int ki = 0; ki < COUNT(grid_k); ki++) {
@@ -148,7 +154,9 @@ static void check_path(rk_isa isa, int threads, int quick) {
             if (failures) return;
         }
     }
-    printf("path %-10s %5ld cases ok (threads 1 and %d)\n", rk_isa_name(isa), cases - before, threads);
+    rk_q8_debug_force_kc(0);
+    printf("path %-10s %5ld cases ok (threads 1 and %d; automatic and forced K blocks)\n",
+           rk_isa_name(isa), cases - before, threads);
 }
 
 // MARK: - Quantization

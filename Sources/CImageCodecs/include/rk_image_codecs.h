@@ -1,0 +1,24 @@
+// Image file decoding through Debian's libpng and libjpeg-turbo. A thin C layer because libjpeg
+// reports errors with setjmp/longjmp, which must not cross Swift frames.
+#ifndef REFLEX_IMAGE_CODECS_H
+#define REFLEX_IMAGE_CODECS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// Decodes a PNG or JPEG file (detected by its signature) to 8-bit RGB.
+/// On success returns 0 and sets *pixels (malloc'ed, width*height*3 bytes; free with free()),
+/// *width and *height. On failure returns non-zero and writes a message into err (errlen bytes).
+int rk_decode_image_file(const char *path, uint8_t **pixels, int *width, int *height, char *err, size_t errlen);
+
+/// Encodes 8-bit RGB pixels as a PNG file. Returns 0 on success, else non-zero with a message in err.
+int rk_write_png(const char *path, const uint8_t *pixels, int width, int height, char *err, size_t errlen);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

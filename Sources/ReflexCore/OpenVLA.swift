@@ -1,0 +1,187 @@
+/// One vision encoder with the pixel normalization it expects.
+public struct VisionEncoder: Sendable {
+    public let transformer: VisionTransformer
+    public let mean: [Float]
+    public let std: [Float]
+
+    /// DINOv2 uses ImageNet statistics; SigLIP maps pixels to [-1, 1].
+    public static func normalization(for family: VisionConfig.Family) -> (mean: [Float], std: [Float]) {
+        switch family {
+        case .dinov2: return ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
+        case .siglip: return ([0.5, 0.5, 0.5], [0.5, 0.5, 0.5])
+        }
+    }
+
+    public init(_ transformer: VisionTransformer) {
+        self.transformer = transformer
+        (mean, std) = Self.normalization(for: transformer.config.family)
+    }
+
+    /// The encoder's input: resize-naive bicubic to its image size, then its normalization.
+    public func pixels(_ image: RGBImage) throws -> Tensor {
+        let s = transformer.config.imageSize
+        let resized = (image.width == s && image.height == s) ? image : try BicubicResize.resize(image, width: s, height: s)
+        return resized.normalized(mean: mean, std: std)
+    }
+}
+
+/// Wall-clock time of each stage of one action prediction, in milliseconds.
+public struct StageTimings: Sendable, Equatable, Codable {
+    public var preprocess = 0.0
+    public var vision = 0.0
+    public var projector = 0.0
+    public var prefill = 0.0
+    public var decode = 0.0
+    public var total: Double { preprocess + vision + projector + prefill + decode }
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey { case preprocess, vision, projector, prefill, decode, total }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(preprocess, forKey: .preprocess)
+        try c.encode(vision, forKey: .vision)
+        try c.encode(projector, forKey: .projector)
+        try c.encode(prefill, forKey: .prefill)
+        try c.encode(decode, forKey: .decode)
+        try c.encode(total, forKey: .total)
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        preprocess = try c.decode(Double.self, forKey: .preprocess)
+        vision = try c.decode(Double.self, forKey: .vision)
+        projector = try c.decode(Double.self, forKey: .projector)
+        prefill = try c.decode(Double.self, forKey: .prefill)
+        decode = try c.decode(Double.self, forKey: .decode)
+    }
+}
+
+/// An OpenVLA-family policy: vision encoders (features concatenated), projector, and a causal LM
+/// that reads [BOS, image patches, prompt] and greedily emits action tokens.
+public struct OpenVLA: Sendable {
+    public let encoders: [VisionEncoder]
+    public let projector: Projector
+    public let llm: CausalLM
+    public let actionTokenizer: ActionTokenizer
+    /// Action dimensions per prediction (7 for OpenVLA).
+    public let actionDims: Int
+
+    public init(encoders: [VisionEncoder], projector: Projector, llm: CausalLM, actionTokenizer: ActionTokenizer, actionDims: Int = 7) throws {
+        guard !encoders.isEmpty, encoders.count <= 2 else {
+            throw TensorError.invalidArgument("OpenVLA: 1 or 2 vision encoders, got \(encoders.count)")
+        }
+        let patches = Set(encoders.map { $0.transformer.config.numPatches })
+        guard patches.count == 1 else { throw TensorError.invalidArgument("OpenVLA: encoders disagree on patch count \(patches.sorted())") }
+        let width = encoders.reduce(0) { $0 + $1.transformer.config.width }
+        guard projector.inFeatures == width, projector.outFeatures == llm.config.hiddenSize else {
+            throw TensorError.shapeMismatch(op: "OpenVLA", "projector [\(projector.inFeatures) → \(projector.outFeatures)] between vision width \(width) and LLM hidden \(llm.config.hiddenSize)")
+        }
+        self.encoders = encoders
+        self.projector = projector
+        self.llm = llm
+        self.actionTokenizer = actionTokenizer
+        self.actionDims = actionDims
+    }
+
+    public var numPatches: Int { encoders[0].transformer.config.numPatches }
+
+    /// Everything one prediction produced.
+    public struct Prediction: Sendable {
+        public var tokens: [Int]
+        public var normalizedAction: [Float]
+        public var timings: StageTimings
+        /// Logits of every prompt position [L, vocab rows], when requested.
+        public var promptLogits: Tensor?
+    }
+
+    /// Per-encoder pixel tensors for an image (the preprocessing stage).
+    public func preprocess(_ image: RGBImage) throws -> [Tensor] { try encoders.map { try $0.pixels(image) } }
+
+    /// Concatenated patch features [numPatches, Σ widths] from preprocessed pixels.
+    public func visionFeatures(_ pixels: [Tensor]) throws -> Tensor {
+        guard pixels.count == encoders.count else {
+            throw TensorError.invalidArgument("OpenVLA: \(pixels.count) pixel tensors for \(encoders.count) encoders")
+        }
+        let feats = try zip(encoders, pixels).map { try $0.transformer.features($1) }
+        return feats.count == 1 ? feats[0] : try Tensor.concat(feats, axis: 1)
+    }
+
+    /// The multimodal input embeddings: [embed(BOS), projected patches, embed(rest of the prompt)].
+    public func inputEmbeddings(promptIds: [Int], projected: Tensor) throws -> Tensor {
+        guard promptIds.count >= 1 else { throw TensorError.invalidArgument("OpenVLA: empty prompt (needs at least BOS)") }
+        let text = try llm.embed(promptIds)
+        var parts = [try text.slice(axis: 0, 0..<1), projected]
+        if promptIds.count > 1 { parts.append(try text.slice(axis: 0, 1..<promptIds.count)) }
+        return try Tensor.concat(parts, axis: 0)
+    }
+
+    /// Predicts one action for an image and tokenized prompt (BOS first).
+    /// - Parameters:
+    ///   - actionTokensOnly: take the argmax over the action-token ids only (a speed-up that must not
+    ///     change results on a well-trained model); otherwise over the whole vocabulary.
+    ///   - keepPromptLogits: also return the logits of every prompt position.
+    public func predict(image: RGBImage, promptIds: [Int], actionTokensOnly: Bool = false,
+                        keepPromptLogits: Bool = false) throws -> Prediction {
+        var timings = StageTimings()
+        var t0 = monotonicNanos()
+        func lap() -> Double {
+            let t = monotonicNanos()
+            defer { t0 = t }
+            return Double(t - t0) / 1e6
+        }
+        let pixels = try preprocess(image)
+        timings.preprocess = lap()
+        let features = try visionFeatures(pixels)
+        timings.vision = lap()
+        let projected = try projector(features)
+        timings.projector = lap()
+        var result = try generate(embeddings: try inputEmbeddings(promptIds: promptIds, projected: projected),
+                                  actionTokensOnly: actionTokensOnly, keepPromptLogits: keepPromptLogits)
+        result.timings.preprocess = timings.preprocess
+        result.timings.vision = timings.vision
+        result.timings.projector = timings.projector
+        return result
+    }
+
+    /// Greedy decoding of `actionDims` tokens after prefilling `embeddings` [L, hidden].
+    public func generate(embeddings: Tensor, actionTokensOnly: Bool, keepPromptLogits: Bool) throws -> Prediction {
+        var timings = StageTimings()
+        var caches = llm.makeCaches(capacity: embeddings.shape[0] + actionDims)
+        var t0 = monotonicNanos()
+        let hidden = try llm.forward(embeddings, caches: &caches)
+        let last = try hidden.slice(axis: 0, (hidden.shape[0] - 1)..<hidden.shape[0])
+        var promptLogits: Tensor?
+        var next: Int
+        if keepPromptLogits {
+            let logits = try llm.logits(hidden)
+            promptLogits = logits
+            next = try argmax(try logits.slice(axis: 0, (logits.shape[0] - 1)..<logits.shape[0]), actionTokensOnly)
+        } else {
+            next = try argmax(try llm.logits(last), actionTokensOnly)
+        }
+        timings.prefill = Double(monotonicNanos() - t0) / 1e6
+        t0 = monotonicNanos()
+        var tokens = [next]
+        while tokens.count < actionDims {
+            let h = try llm.forward(try llm.embed([next]), caches: &caches)
+            next = try argmax(try llm.logits(h), actionTokensOnly)
+            tokens.append(next)
+        }
+        timings.decode = Double(monotonicNanos() - t0) / 1e6
+        return Prediction(tokens: tokens, normalizedAction: actionTokenizer.decode(tokens), timings: timings,
+                          promptLogits: promptLogits)
+    }
+
+    /// Index of the largest logit in a [1, vocab] row (first on ties, like torch.argmax), optionally
+    /// restricted to the action-token ids.
+    func argmax(_ logits: Tensor, _ actionTokensOnly: Bool) throws -> Int {
+        let range = actionTokensOnly ? actionTokenizer.tokenRange.clamped(to: 0..<logits.lastDim) : 0..<logits.lastDim
+        return logits.withUnsafeBufferPointer { p in
+            var best = range.lowerBound
+            for i in range where p[i] > p[best] { best = i }
+            return best
+        }
+    }
+}

@@ -1,0 +1,120 @@
+import Foundation
+import ReflexCore
+
+/// config.json of an OpenVLA-family checkpoint (model_type `openvla`), with Hugging Face keys.
+public struct OpenVLAConfig: Decodable, Sendable {
+    public var modelType: String
+    public var visionBackboneId: String
+    public var llmBackboneId: String?
+    public var archSpecifier: String
+    public var timmModelIds: [String]?
+    public var imageSizes: [Int]?
+    public var imageResizeStrategy: String?
+    public var textConfig: TextConfig
+    public var nActionBins: Int?
+    public var padToMultipleOf: Int?
+    public var normStats: [String: DatasetStatistics]?
+    /// Explicit encoder sizes (featurizer, then fused_featurizer); wins over the timm-id table.
+    public var visionConfigs: [VisionConfig]?
+    /// Prompt template with `{instruction}`; when absent the OpenVLA Llama-2 prompt is used.
+    public var promptTemplate: String?
+    /// First id of the action-token range (the range is [begin, begin + n_action_bins)); when absent
+    /// the top n_action_bins ids below the unpadded vocabulary size carry actions.
+    public var actionTokenBegin: Int?
+
+    public struct DatasetStatistics: Decodable, Sendable {
+        public var action: ActionStatistics
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case modelType = "model_type", visionBackboneId = "vision_backbone_id", llmBackboneId = "llm_backbone_id"
+        case archSpecifier = "arch_specifier", timmModelIds = "timm_model_ids", imageSizes = "image_sizes"
+        case imageResizeStrategy = "image_resize_strategy", textConfig = "text_config", nActionBins = "n_action_bins"
+        case padToMultipleOf = "pad_to_multiple_of", normStats = "norm_stats", visionConfigs = "vision_configs"
+        case promptTemplate = "prompt_template", actionTokenBegin = "action_token_begin"
+    }
+
+    /// Reads and validates `DIR/config.json`.
+    public static func load(directory: String) throws -> OpenVLAConfig {
+        let path = directory + "/config.json"
+        guard let data = FileManager.default.contents(atPath: path) else { throw ModelError(file: path, "cannot read") }
+        let config: OpenVLAConfig
+        do {
+            config = try JSONDecoder().decode(OpenVLAConfig.self, from: data)
+        } catch let DecodingError.keyNotFound(key, ctx) {
+            throw ModelError(file: path, key: (ctx.codingPath.map(\.stringValue) + [key.stringValue]).joined(separator: "."), "missing")
+        } catch let DecodingError.typeMismatch(_, ctx) {
+            throw ModelError(file: path, key: ctx.codingPath.map(\.stringValue).joined(separator: "."), "wrong type: \(ctx.debugDescription)")
+        } catch let DecodingError.dataCorrupted(ctx) {
+            throw ModelError(file: path, key: ctx.codingPath.map(\.stringValue).joined(separator: "."), "invalid: \(ctx.debugDescription)")
+        } catch {
+            throw ModelError(file: path, "cannot decode: \(error)")
+        }
+        try config.validate(path: path)
+        return config
+    }
+
+    func validate(path: String) throws {
+        guard modelType == "openvla" else {
+            throw ModelError(file: path, key: "model_type", "unknown model_type \"\(modelType)\" (supported: openvla)")
+        }
+        guard TextConfig.supportedTypes.contains(textConfig.modelType) else {
+            throw ModelError(file: path, key: "text_config.model_type", "unknown model_type \"\(textConfig.modelType)\" (supported: \(TextConfig.supportedTypes.joined(separator: ", ")))")
+        }
+        guard Projector.Kind(archSpecifier: archSpecifier) != nil else {
+            throw ModelError(file: path, key: "arch_specifier", "unknown projector in \"\(archSpecifier)\" (supported: \(Projector.Kind.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
+        let encoders = try visionEncoders(path: path)
+        for (i, e) in encoders.enumerated() {
+            do { try e.validate() } catch { throw ModelError(file: path, key: "vision_configs[\(i)]", "\(error)") }
+        }
+        if let s = imageResizeStrategy, s != "resize-naive" {
+            throw ModelError(file: path, key: "image_resize_strategy", "unsupported \"\(s)\" (supported: resize-naive)")
+        }
+    }
+
+    /// Encoder sizes: `vision_configs` when present, else the table of known backbones.
+    public func visionEncoders(path: String = "config.json") throws -> [VisionConfig] {
+        if let visionConfigs, !visionConfigs.isEmpty { return visionConfigs }
+        guard let table = Self.backbones[visionBackboneId] else {
+            throw ModelError(file: path, key: "vision_backbone_id", "unknown backbone \"\(visionBackboneId)\" and no vision_configs (known: \(Self.backbones.keys.sorted().joined(separator: ", ")))")
+        }
+        return table
+    }
+
+    /// Vocabulary size without padding: action tokens count down from here.
+    public var unpaddedVocabSize: Int { textConfig.vocabSize - (padToMultipleOf ?? 0) }
+
+    /// Statistics for `key`; mandatory when the checkpoint has several datasets.
+    public func statistics(unnormKey: String?, path: String) throws -> ActionStatistics? {
+        guard let normStats, !normStats.isEmpty else { return nil }
+        if let unnormKey {
+            guard let s = normStats[unnormKey] else {
+                throw ModelError(file: path, key: "norm_stats", "no dataset \"\(unnormKey)\" (available: \(normStats.keys.sorted().joined(separator: ", ")))")
+            }
+            return s.action
+        }
+        guard normStats.count == 1 else {
+            throw ModelError(file: path, key: "norm_stats", "checkpoint has \(normStats.count) datasets; choose one with --unnorm-key (\(normStats.keys.sorted().joined(separator: ", ")))")
+        }
+        return normStats.first!.value.action
+    }
+
+    // MARK: - Known backbones (timm ids → sizes)
+
+    static let dinov2L = VisionConfig(family: .dinov2, imageSize: 224, patchSize: 14, width: 1024, depth: 24, heads: 16,
+                                      mlpDim: 4096, registers: 4, layerscale: true, gelu: .erf, normEps: 1e-6)
+    static let siglipSo400m = VisionConfig(family: .siglip, imageSize: 224, patchSize: 14, width: 1152, depth: 27, heads: 16,
+                                           mlpDim: 4304, registers: 0, layerscale: false, gelu: .erf, normEps: 1e-6)
+    /// timm model id → encoder size.
+    public static let timmModels: [String: VisionConfig] = [
+        "vit_large_patch14_reg4_dinov2.lvd142m": dinov2L,
+        "vit_so400m_patch14_siglip_224": siglipSo400m,
+    ]
+    /// Prismatic vision backbone id → encoders (featurizer, then fused_featurizer).
+    public static let backbones: [String: [VisionConfig]] = [
+        "dinosiglip-vit-so-224px": [dinov2L, siglipSo400m],
+        "siglip-vit-so400m": [siglipSo400m],
+        "dinov2-vit-l": [dinov2L],
+    ]
+}

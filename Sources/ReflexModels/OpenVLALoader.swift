@@ -1,0 +1,138 @@
+import Foundation
+import ReflexCore
+
+/// Numeric format of the linear layers after loading.
+public enum Precision: String, Sendable, CaseIterable {
+    /// fp32 weights, OpenBLAS sgemm.
+    case fp32
+    /// int8 per-channel weights (quantized at load, or read from a quantized checkpoint).
+    case int8
+}
+
+/// Builds an ``OpenVLA`` from a checkpoint directory: config.json, safetensors (single or sharded),
+/// tensor names from ``PrismaticNames``, shapes checked against the config.
+public struct OpenVLALoader {
+    public let directory: String
+    public let config: OpenVLAConfig
+    public let weights: CheckpointWeights
+    public let precision: Precision
+
+    public init(directory: String, precision: Precision = .fp32) throws {
+        self.directory = directory
+        config = try OpenVLAConfig.load(directory: directory)
+        weights = try CheckpointWeights(directory: directory)
+        self.precision = precision
+    }
+
+    /// Whether the checkpoint stores int8 weights (written by `reflex quantize`).
+    public var isQuantizedCheckpoint: Bool {
+        weights.shards.values.contains { $0.metadata["reflex.quantization"] != nil }
+    }
+
+    func tensor(_ name: String, _ shape: [Int]) throws -> Tensor { try weights.tensor(name, shape: shape) }
+
+    /// A linear layer `name`.weight [out, in] (+ `name`.bias), fp32 or int8 per `precision`.
+    func linear(_ name: String, out: Int, in inp: Int, bias: Bool) throws -> any LinearLayer {
+        let b = bias ? try tensor(name + ".bias", [out]) : nil
+        let (shard, info) = try weights.entry(name + ".weight")
+        guard info.shape == [out, inp] else {
+            throw ModelError(file: shard.path, key: name + ".weight", "shape \(info.shape) disagrees with config.json (expected \([out, inp]))")
+        }
+        if info.dtype == .I8 {
+            let scales = try tensor(name + ".weight" + PrismaticNames.scaleSuffix, [out])
+            let raw = shard.bytes(info)
+            let q = QuantizedRows(rows: out, cols: inp, values: raw.map { Int8(bitPattern: $0) }, scales: scales.scalars)
+            do { return try QuantizedLinear(quantized: q, bias: b) } catch {
+                throw ModelError(file: shard.path, key: name + ".weight", "\(error)")
+            }
+        }
+        let w = try shard.floatTensor(name + ".weight")
+        return precision == .int8 ? try QuantizedLinear(weight: w, bias: b) : try Linear(weight: w, bias: b)
+    }
+
+    func firstTensor(_ names: [String], _ shape: [Int]) throws -> Tensor {
+        for n in names where weights.contains(n) { return try tensor(n, shape) }
+        throw ModelError(file: directory, key: names[0], "tensor not found in the checkpoint")
+    }
+
+    func loadEncoder(_ index: Int, _ c: VisionConfig) throws -> VisionEncoder {
+        let e = PrismaticNames.encoder(index), d = c.width
+        let classToken = c.family == .dinov2 ? try tensor(PrismaticNames.classToken(e), [1, 1, d]) : nil
+        let registers = c.registers > 0 ? try tensor(PrismaticNames.registerTokens(e), [1, c.registers, d]) : nil
+        let posName = PrismaticNames.positionEmbedding(e)
+        let (posShard, posInfo) = try weights.entry(posName)
+        guard posInfo.shape == [1, c.numPatches, d] || posInfo.shape == [1, c.numPatches + c.prefixTokens, d] else {
+            throw ModelError(file: posShard.path, key: posName, "shape \(posInfo.shape) disagrees with config.json (expected [1, \(c.numPatches), \(d)])")
+        }
+        var blocks: [ViTBlock] = []
+        for i in 0..<(c.depth - 1) {  // the last block's output is never used
+            let b = PrismaticNames.block(e, i)
+            blocks.append(ViTBlock(
+                norm1: (try tensor(b + "norm1.weight", [d]), try tensor(b + "norm1.bias", [d])),
+                qkv: try linear(b + "attn.qkv", out: 3 * d, in: d, bias: true),
+                proj: try linear(b + "attn.proj", out: d, in: d, bias: true),
+                ls1: c.layerscale ? try firstTensor(PrismaticNames.layerScale(b, 1), [d]) : nil,
+                norm2: (try tensor(b + "norm2.weight", [d]), try tensor(b + "norm2.bias", [d])),
+                fc1: try linear(b + "mlp.fc1", out: c.mlpDim, in: d, bias: true),
+                fc2: try linear(b + "mlp.fc2", out: d, in: c.mlpDim, bias: true),
+                ls2: c.layerscale ? try firstTensor(PrismaticNames.layerScale(b, 2), [d]) : nil))
+        }
+        let vit = try VisionTransformer(
+            config: c, patchWeight: try tensor(PrismaticNames.patchEmbed(e) + ".weight", [d, 3, c.patchSize, c.patchSize]),
+            patchBias: try tensor(PrismaticNames.patchEmbed(e) + ".bias", [d]), classToken: classToken,
+            registerTokens: registers, positionEmbedding: try posShard.floatTensor(posName), blocks: blocks)
+        return VisionEncoder(vit)
+    }
+
+    func loadLLM(maxPositions: Int) throws -> CausalLM {
+        let t = config.textConfig, c = t.layerConfig, d = t.hiddenSize, kv = c.kvHeads * c.headDim
+        var layers: [DecoderLayer] = []
+        for i in 0..<t.numHiddenLayers {
+            let p = PrismaticNames.layer(i)
+            layers.append(try DecoderLayer(
+                config: c, inputNorm: try tensor(p + "input_layernorm.weight", [d]),
+                postAttentionNorm: try tensor(p + "post_attention_layernorm.weight", [d]),
+                q: try linear(p + "self_attn.q_proj", out: d, in: d, bias: c.qkvBias),
+                k: try linear(p + "self_attn.k_proj", out: kv, in: d, bias: c.qkvBias),
+                v: try linear(p + "self_attn.v_proj", out: kv, in: d, bias: c.qkvBias),
+                o: try linear(p + "self_attn.o_proj", out: d, in: d, bias: false),
+                gate: try linear(p + "mlp.gate_proj", out: t.intermediateSize, in: d, bias: false),
+                up: try linear(p + "mlp.up_proj", out: t.intermediateSize, in: d, bias: false),
+                down: try linear(p + "mlp.down_proj", out: d, in: t.intermediateSize, bias: false)))
+        }
+        let embed = try tensor(PrismaticNames.embedTokens, [t.vocabSize, d])
+        let head: any LinearLayer
+        if weights.contains(PrismaticNames.lmHead + ".weight") {
+            head = try linear(PrismaticNames.lmHead, out: t.vocabSize, in: d, bias: false)
+        } else if t.tiedEmbeddings {
+            head = precision == .int8 ? try QuantizedLinear(weight: embed) : try Linear(weight: embed)
+        } else {
+            throw ModelError(file: directory, key: PrismaticNames.lmHead + ".weight", "tensor not found and tie_word_embeddings is false")
+        }
+        return try CausalLM(config: t, embedTokens: embed, layers: layers, norm: try tensor(PrismaticNames.finalNorm, [d]),
+                            lmHead: head, maxPositions: maxPositions)
+    }
+
+    /// Loads the whole policy.
+    public func load() throws -> OpenVLA {
+        let configPath = directory + "/config.json"
+        let encoders = try config.visionEncoders(path: configPath).enumerated().map { try loadEncoder($0.offset, $0.element) }
+        let kind = Projector.Kind(archSpecifier: config.archSpecifier)!
+        let width = encoders.reduce(0) { $0 + $1.transformer.config.width }
+        let hidden = config.textConfig.hiddenSize
+        let dims: [(Int, Int)]
+        switch kind {
+        case .linear: dims = [(width, hidden)]
+        case .geluMLP: dims = [(width, hidden), (hidden, hidden)]
+        case .fusedGeluMLP: dims = [(width, 4 * width), (4 * width, hidden), (hidden, hidden)]
+        }
+        let layers = try dims.enumerated().map { try linear(PrismaticNames.projector($0.offset + 1), out: $0.element.1, in: $0.element.0, bias: true) }
+        let projector = try Projector(kind: kind, layers: layers)
+        let numPatches = encoders[0].transformer.config.numPatches
+        let llm = try loadLLM(maxPositions: config.textConfig.maxPositionEmbeddings ?? (numPatches + 512))
+        let bins = config.nActionBins ?? 256
+        let top = config.actionTokenBegin.map { $0 + bins } ?? config.unpaddedVocabSize
+        let actions = try ActionTokenizer(vocabSize: top, bins: bins)
+        return try OpenVLA(encoders: encoders, projector: projector, llm: llm, actionTokenizer: actions)
+    }
+}
