@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import ReflexCore
+import ReflexModels
 
 /// The `reflex` command line. Subcommands live one per file; see README.md for the contract.
 /// Exit codes: 0 success, 1 runtime failure, 2 invalid usage or input.
@@ -16,7 +17,7 @@ struct Reflex: ParsableCommand {
             Environment: REFLEX_THREADS (worker threads), REFLEX_ISA (force an int8 kernel path).
             """,
         version: ReflexVersion.string,
-        subcommands: [Bench.self]
+        subcommands: [Predict.self, Bench.self]
     )
 
     static func main() {
@@ -37,7 +38,7 @@ struct Reflex: ParsableCommand {
             if code == .success { exit(withError: error) }  // --help, --version
             // ArgumentParser reports usage errors as EX_USAGE (64); our contract says 2.
             FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
-            Foundation.exit(code.rawValue == 64 ? 2 : (error is TensorError ? 2 : 1))
+            Foundation.exit(code.rawValue == 64 ? 2 : (error is TensorError || error is ModelError ? 2 : 1))
         }
     }
 }
