@@ -61,7 +61,8 @@ let package = Package(
         ),
         .testTarget(
             name: "ReflexModelsTests",
-            dependencies: ["ReflexModels", "ReflexCore"]
+            dependencies: ["ReflexModels", "ReflexCore"],
+            exclude: ["Fixtures"]
         ),
     ]
 )
