@@ -21,7 +21,8 @@ public struct OpenVLALoader {
         self.directory = directory
         config = try OpenVLAConfig.load(directory: directory)
         weights = try CheckpointWeights(directory: directory)
-        self.precision = precision
+        // A quantized checkpoint runs int8 throughout (its tied head included).
+        self.precision = weights.shards.values.contains { $0.metadata["reflex.quantization"] != nil } ? .int8 : precision
     }
 
     /// Whether the checkpoint stores int8 weights (written by `reflex quantize`).

@@ -38,36 +38,60 @@ public struct SafeTensorsWriter {
 
     /// The complete file image.
     public func serialized() -> [UInt8] {
-        var parts: [String] = []
-        if !metadata.isEmpty {
-            let m = metadata.sorted { $0.key < $1.key }.map { "\(jsonString($0.key)):\(jsonString($0.value))" }
-            parts.append("\"__metadata__\":{\(m.joined(separator: ","))}")
-        }
-        var offset = 0
-        for e in entries {
-            parts.append("\(jsonString(e.name)):{\"dtype\":\"\(e.dtype.rawValue)\",\"shape\":[\(e.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(offset + e.data.count)]}")
-            offset += e.data.count
-        }
-        var header = Array("{\(parts.joined(separator: ","))}".utf8)
-        while header.count % 8 != 0 { header.append(0x20) }
-        var out: [UInt8] = []
-        out.reserveCapacity(8 + header.count + offset)
-        let n = UInt64(header.count)
-        for i in 0..<8 { out.append(UInt8((n >> (8 * UInt64(i))) & 0xFF)) }
-        out += header
+        var out = Self.header(entries.map { ($0.name, $0.dtype, $0.shape, $0.data.count) }, metadata: metadata)
         for e in entries { out += e.data }
         return out
     }
 
     /// Writes the file to `path`.
     public func write(to path: String) throws {
-        let bytes = serialized()
-        guard FileManager.default.createFile(atPath: path, contents: Data(bytes)) else {
-            throw ModelError(file: path, "cannot write")
+        try Self.stream(to: path, entries.map { ($0.name, $0.dtype, $0.shape, $0.data.count) }, metadata: metadata) { entries[$0].data }
+    }
+
+    /// Writes a file whose tensor data is produced one entry at a time by `data(index)` (so a
+    /// multi-gigabyte checkpoint never sits in memory whole). Each produced buffer must have the
+    /// declared byte count.
+    public static func stream(to path: String, _ layout: [(name: String, dtype: SafeTensorsDType, shape: [Int], bytes: Int)],
+                              metadata: [String: String], data: (Int) throws -> [UInt8]) throws {
+        guard FileManager.default.createFile(atPath: path, contents: nil), let handle = FileHandle(forWritingAtPath: path) else {
+            throw ModelError(file: path, "cannot create")
+        }
+        defer { try? handle.close() }
+        do {
+            try handle.write(contentsOf: header(layout, metadata: metadata))
+            for (i, entry) in layout.enumerated() {
+                let bytes = try data(i)
+                guard bytes.count == entry.bytes else {
+                    throw ModelError(file: path, key: entry.name, "produced \(bytes.count) bytes, declared \(entry.bytes)")
+                }
+                try handle.write(contentsOf: bytes)
+            }
+        } catch let e as ModelError {
+            throw e
+        } catch {
+            throw ModelError(file: path, "write failed: \(error)")
         }
     }
 
-    private func jsonString(_ s: String) -> String {
+    /// The 8-byte length and the JSON header (space-padded to a multiple of 8) for a layout.
+    static func header(_ layout: [(name: String, dtype: SafeTensorsDType, shape: [Int], bytes: Int)], metadata: [String: String]) -> [UInt8] {
+        var parts: [String] = []
+        if !metadata.isEmpty {
+            let m = metadata.sorted { $0.key < $1.key }.map { "\(jsonString($0.key)):\(jsonString($0.value))" }
+            parts.append("\"__metadata__\":{\(m.joined(separator: ","))}")
+        }
+        var offset = 0
+        for e in layout {
+            parts.append("\(jsonString(e.name)):{\"dtype\":\"\(e.dtype.rawValue)\",\"shape\":[\(e.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(offset + e.bytes)]}")
+            offset += e.bytes
+        }
+        var header = Array("{\(parts.joined(separator: ","))}".utf8)
+        while header.count % 8 != 0 { header.append(0x20) }
+        let n = UInt64(header.count)
+        return (0..<8).map { UInt8((n >> (8 * UInt64($0))) & 0xFF) } + header
+    }
+
+    private static func jsonString(_ s: String) -> String {
         var out = "\""
         for u in s.unicodeScalars {
             switch u {
