@@ -1,8 +1,11 @@
 // CPU feature detection and kernel dispatch: the one place that decides which ISA paths this CPU can
 // run (x86: cpuid + xgetbv; aarch64 Linux: getauxval hwcaps; Apple: sysctl), which one AUTO means
-// (REFLEX_ISA may force a supported one), and which implementation backs each path.
+// (REFLEX_ISA may force a supported one), which implementation backs each path, and how big the L2
+// cache is (for GEMM blocking).
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "q8_internal.h"
 
@@ -10,7 +13,8 @@
 #include <cpuid.h>
 #elif defined(__aarch64__) && defined(__linux__)
 #include <sys/auxv.h>
-#elif defined(__aarch64__) && defined(__APPLE__)
+#endif
+#if defined(__APPLE__)
 #include <sys/sysctl.h>
 #endif
 
@@ -150,4 +154,71 @@ const rk_q8_impl *rk_q8_impl_for(rk_isa isa) {
     if (isa == RK_ISA_AUTO) isa = rk_isa_best();
     if (!rk_isa_supported(isa)) return NULL;
     return impl_table[isa];
+}
+
+// MARK: - Cache size
+
+#if defined(__linux__)
+/// L2 size from sysfs (cpu0's level-2 data or unified cache), 0 when not exposed.
+static long l2_from_sysfs(void) {
+    for (int i = 0; i < 8; i++) {
+        char path[96], buf[32];
+        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/level", i);
+        FILE *f = fopen(path, "r");
+        if (!f) break;
+        const int level = fgets(buf, sizeof buf, f) ? atoi(buf) : 0;
+        fclose(f);
+        if (level != 2) continue;
+        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/type", i);
+        f = fopen(path, "r");
+        if (!f) continue;
+        const int usable = fgets(buf, sizeof buf, f) && strncmp(buf, "Instruction", 11) != 0;
+        fclose(f);
+        if (!usable) continue;
+        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/size", i);
+        f = fopen(path, "r");
+        if (!f) continue;
+        long size = 0;
+        if (fgets(buf, sizeof buf, f)) {
+            char *end;
+            size = strtol(buf, &end, 10);
+            if (*end == 'K') size <<= 10;
+            else if (*end == 'M') size <<= 20;
+        }
+        fclose(f);
+        if (size > 0) return size;
+    }
+    return 0;
+}
+#endif
+
+static long probe_l2(void) {
+    long size = 0;
+#if defined(__linux__)
+    size = l2_from_sysfs();
+#endif
+#if defined(_SC_LEVEL2_CACHE_SIZE)
+    if (size <= 0) size = sysconf(_SC_LEVEL2_CACHE_SIZE);
+#endif
+#if defined(__APPLE__)
+    if (size <= 0) {
+        int64_t v = 0;
+        size_t len = sizeof v;
+        if (sysctlbyname("hw.perflevel0.l2cachesize", &v, &len, NULL, 0) == 0 ||
+            sysctlbyname("hw.l2cachesize", &v, &len, NULL, 0) == 0)
+            size = (long)v;
+    }
+#endif
+    return size > 0 ? size : 0;
+}
+
+int rk_l2_cache_bytes(void) {
+    static int cached = -1;
+    int v = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+    if (v < 0) {
+        long size = probe_l2();
+        v = size > (1L << 30) ? 1 << 30 : (int)size;
+        __atomic_store_n(&cached, v, __ATOMIC_RELAXED);
+    }
+    return v;
 }

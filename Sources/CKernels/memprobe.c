@@ -44,15 +44,19 @@ void rk_parallel_memcpy(void *dst, const void *src, size_t bytes) {
     rk_parallel_for(plan(&p, bytes), copy_task, &p);
 }
 
+/// Touches every 64-byte line of [s, s + n): one 16-byte load per line, four lines per step. The
+/// memory system moves whole lines either way; keeping the instruction count per line low lets more
+/// lines be in flight, so this measures the line bandwidth a streaming kernel can hope for (loading
+/// every byte with 16-byte baseline loads measures ~25% less on some machines).
 static uint64_t read_range(const unsigned char *s, size_t n) {
     rk_v2u64 a0 = {0, 0}, a1 = a0, a2 = a0, a3 = a0;
     size_t i = 0;
-    for (; i + 64 <= n; i += 64) {
+    for (; i + 256 <= n; i += 256) {
         rk_v2u64 v0, v1, v2, v3;
         memcpy(&v0, s + i, 16);
-        memcpy(&v1, s + i + 16, 16);
-        memcpy(&v2, s + i + 32, 16);
-        memcpy(&v3, s + i + 48, 16);
+        memcpy(&v1, s + i + 64, 16);
+        memcpy(&v2, s + i + 128, 16);
+        memcpy(&v3, s + i + 192, 16);
         a0 += v0;
         a1 += v1;
         a2 += v2;
@@ -60,7 +64,7 @@ static uint64_t read_range(const unsigned char *s, size_t n) {
     }
     rk_v2u64 t = a0 + a1 + a2 + a3;
     uint64_t sum = t[0] + t[1];
-    for (; i < n; i++) sum += s[i];
+    for (; i < n; i += 64) sum += s[i];
     return sum;
 }
 
@@ -71,7 +75,8 @@ static void read_task(void *ctx, int part) {
     p->sums[part] = n ? read_range(p->src + b, n) : 0;
 }
 
-/// Reads `bytes` with all pool threads and returns a checksum (so the reads cannot be elided).
+/// Reads `bytes` with all pool threads (every cache line is loaded) and returns a checksum of the
+/// loaded words (so the reads cannot be elided).
 uint64_t rk_parallel_read(const void *src, size_t bytes) {
     probe_ctx p = {.src = src};
     int parts = plan(&p, bytes);

@@ -21,14 +21,7 @@
 #pragma GCC target("avx512f,avx512bw,avx512vnni")
 #endif
 
-enum { MR = 6, NR = 64, KG = 4, A_STEP = MR * KG, W_STEP = NR * KG };
-
-#ifndef RK_VNNI_KC_MIN
-#define RK_VNNI_KC_MIN 256
-#endif
-#ifndef RK_VNNI_CACHE
-#define RK_VNNI_CACHE (1024 * 1024) // half of a 2 MiB L2
-#endif
+enum { MR = 6, NR = 64, KG = 4, A_STEP = MR * KG, W_STEP = NR * KG, W_AHEAD = 4 * W_STEP };
 
 RK_INLINE __m512i bcast4(const uint8_t *p) {
     int32_t v;
@@ -116,14 +109,13 @@ RK_INLINE void kernel(const rk_q8_tile *t, const int R, const int V) {
     ZERO4(0) ZERO4(1) ZERO4(2) ZERO4(3) ZERO4(4) ZERO4(5)
     const uint8_t *a = t->a;
     const int8_t *w = t->w;
-    const char *pf = t->pf ? (const char *)t->pf : (const char *)w; // harmless self-prefetch
+    // Prefetch: the W micro-panel streams from L2, so pull it into L1 a few K groups ahead; and
+    // pull one line per K group of the W block the next tiles need (t->pf) into L2.
+    const char *pf = t->pf ? (const char *)t->pf : (const char *)w;
     const ptrdiff_t pf_step = t->pf ? 64 : 0;
-    const ptrdiff_t a_next = (ptrdiff_t)MR * t->kc; // the next A micro-panel follows this one
     for (int g = t->kc / KG; g > 0; g--, a += A_STEP, w += W_STEP, pf += pf_step) {
         _mm_prefetch(pf, _MM_HINT_T1);
-#ifndef RK_NO_APF
-        _mm_prefetch((const char *)a + a_next, _MM_HINT_T0);
-#endif
+        for (int v = 0; v < V; v++) _mm_prefetch((const char *)w + W_AHEAD + 64 * v, _MM_HINT_T0);
         const __m512i b0 = ld(w);
         const __m512i b1 = V > 1 ? ld(w + 64) : _mm512_setzero_si512();
         const __m512i b2 = V > 2 ? ld(w + 128) : _mm512_setzero_si512();
@@ -188,7 +180,8 @@ static void vnni_tile(const rk_q8_tile *t) { tiles[t->mr - 1][(t->nr + 15) / 16 
 #endif
 
 const rk_q8_impl rk_q8_impl_avx512vnni = {
-    .isa = RK_ISA_AVX512VNNI, .mr = MR, .nr = NR, .kg = KG, .kc_min = RK_VNNI_KC_MIN, .cache_bytes = RK_VNNI_CACHE, .a_xor = 0x80,
+    .isa = RK_ISA_AVX512VNNI, .mr = MR, .nr = NR, .kg = KG, .kc_min = 256, .cache_bytes = 1 << 20,
+    .a_xor = 0x80,
     .tile = vnni_tile,
 };
 

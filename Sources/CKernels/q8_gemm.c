@@ -109,8 +109,8 @@ static void compute_task(void *ctx, int task) {
 }
 
 /// K block. One A micro-panel (GEMV, small M): whole K, every weight byte is read once. Otherwise
-/// the largest block for which all M rows of A plus one W micro-panel fit the path's cache budget
-/// (so A is re-read from L2, not L3, for every W panel), but at least kc_min, evened out so the last
+/// the largest block for which all M rows of A plus one W micro-panel fit in half of L2 (so A is
+/// re-read from L2, not L3, for every W panel), but at least kc_min, evened out so the last
 /// block is not a sliver.
 static int forced_kc; // test hook (rk_q8_debug_force_kc); 0 = normal choice
 
@@ -123,7 +123,9 @@ static int choose_kc(const rk_q8_impl *impl, int m_pad, int k_pad) {
         const int kc = rk_round_up(forced, impl->kg);
         return kc < k_pad ? kc : k_pad;
     }
-    int kc = impl->cache_bytes / (m_pad + impl->nr) / impl->kg * impl->kg;
+    const int l2 = rk_l2_cache_bytes();
+    const int budget = l2 >= (256 << 10) ? l2 / 2 : impl->cache_bytes;
+    int kc = budget / (m_pad + impl->nr) / impl->kg * impl->kg;
     if (kc < impl->kc_min) kc = impl->kc_min;
     if (k_pad <= kc) return k_pad;
     const int blocks = (k_pad + kc - 1) / kc;

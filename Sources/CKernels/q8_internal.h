@@ -52,14 +52,17 @@ typedef struct rk_q8_impl {
     int mr, nr;             ///< micro-tile rows (A) and columns (W)
     int kg;                 ///< K group; k_pad and every K block are multiples of it
     int kc_min;             ///< smallest K block worth using when A has several micro-panels
-    int cache_bytes;        ///< per-core cache budget for one K block of all of A plus one W
-                            ///< micro-panel (sets the K block; about half of L2)
+    int cache_bytes;        ///< cache budget for one K block of all of A plus one W micro-panel
+                            ///< when the L2 size is unknown (otherwise half of L2 is used)
     uint8_t a_xor;          ///< xor applied to A bytes while packing (0x80: int8 → uint8 + 128)
     rk_q8_tile_fn tile;
 } rk_q8_impl;
 
 /// The implementation for a concrete path, or NULL when this CPU/build cannot run it (cpu.c).
 const rk_q8_impl *rk_q8_impl_for(rk_isa isa);
+
+/// Size of one core's L2 cache in bytes, 0 when unknown (cpu.c; detected once).
+int rk_l2_cache_bytes(void);
 
 // Per-ISA descriptors; each exists only in builds for its architecture.
 extern const rk_q8_impl rk_q8_impl_scalar;

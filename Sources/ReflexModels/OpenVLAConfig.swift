@@ -102,10 +102,8 @@ public struct OpenVLAConfig: Decodable, Sendable {
 
     // MARK: - Known backbones (timm ids → sizes)
 
-    static let dinov2L = VisionConfig(family: .dinov2, imageSize: 224, patchSize: 14, width: 1024, depth: 24, heads: 16,
-                                      mlpDim: 4096, registers: 4, layerscale: true, gelu: .erf, normEps: 1e-6)
-    static let siglipSo400m = VisionConfig(family: .siglip, imageSize: 224, patchSize: 14, width: 1152, depth: 27, heads: 16,
-                                           mlpDim: 4304, registers: 0, layerscale: false, gelu: .erf, normEps: 1e-6)
+    static let dinov2L = VisionConfig.dinov2Large
+    static let siglipSo400m = VisionConfig.siglipSo400m
     /// timm model id → encoder size.
     public static let timmModels: [String: VisionConfig] = [
         "vit_large_patch14_reg4_dinov2.lvd142m": dinov2L,

@@ -1,0 +1,168 @@
+import ArgumentParser
+import Foundation
+import ReflexCore
+import ReflexModels
+
+/// `reflex bench model`: per-stage latency of one full action (preprocess → 7 tokens).
+struct BenchModel: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "model",
+        abstract: "Per-stage latency of one action: preprocess, vision, projector, prefill, decode.",
+        discussion: """
+            --model DIR measures a checkpoint. --config builds random weights of real sizes in memory:
+            minivla (DINOv2-L + SigLIP-So400m, fused projector, Qwen2.5-0.5B) or openvla-7b-layers (the same
+            vision with Llama-2-7B; only --llm-layers decoder layers are built, and the full 32-layer
+            prefill/decode times are extrapolated from them).
+            """
+    )
+
+    enum Preset: String, ExpressibleByArgument, CaseIterable { case minivla, openvla7bLayers = "openvla-7b-layers" }
+
+    @Option(help: "Checkpoint directory.")
+    var model: String?
+
+    @Option(help: "Random-weight model of a real size: minivla or openvla-7b-layers.")
+    var config: Preset?
+
+    @Option(help: "Linear-layer precision: fp32 or int8.")
+    var quant: Precision = .fp32
+
+    @Option(help: "Timed runs (after one warm-up).")
+    var runs: Int = 3
+
+    @Option(help: "Decoder layers to build for openvla-7b-layers.")
+    var llmLayers: Int = 2
+
+    @Option(help: "Instruction used to build the prompt (checkpoints).")
+    var instruction: String = "pick up the red cube and place it in the blue bowl"
+
+    @Option(help: "Image file (default: a synthetic 640×480 frame).")
+    var image: String?
+
+    @Flag(help: "Restrict the argmax to the action-token ids.")
+    var actionTokensOnly = false
+
+    @Option(help: "Worker threads (default: REFLEX_THREADS or the CPUs available).")
+    var threads: Int?
+
+    @Flag(help: "Print one JSON object on stdout.")
+    var json = false
+
+    func validate() throws {
+        if (model == nil) == (config == nil) { throw ValidationError("give exactly one of --model DIR or --config minivla|openvla-7b-layers") }
+        if runs < 1 { throw ValidationError("--runs must be at least 1") }
+        if llmLayers < 1 { throw ValidationError("--llm-layers must be at least 1") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+    }
+
+    func run() throws {
+        Kernels.setThreads(threads ?? Kernels.threads)
+        let t0 = monotonicNanos()
+        let vla: OpenVLA, promptIds: [Int], name: String
+        var layerScale = 1.0
+        if let model {
+            let loader = try OpenVLALoader(directory: model, precision: quant)
+            vla = try loader.load()
+            promptIds = PromptBuilder(tokenizer: try Tokenizer(directory: model), config: loader.config).ids(instruction)
+            name = model
+        } else {
+            let preset = config!
+            let text: TextConfig = preset == .minivla ? .qwen25_05B : .llama2_7B
+            log.info("building \(preset.rawValue) with random weights (\(quant.rawValue))…")
+            let layers = preset == .minivla ? nil : llmLayers
+            vla = try OpenVLA.random(vision: [.dinov2Large, .siglipSo400m], text: text, layers: layers, int8: quant == .int8)
+            if let layers { layerScale = Double(text.numHiddenLayers) / Double(layers) }
+            // The OpenVLA prompt is about 20 tokens: BOS + 19 ids from the vocabulary.
+            var rng = SplitMix64(seed: 5)
+            promptIds = [1] + (0..<19).map { _ in Int(rng.next() % 30000) + 2 }
+            name = preset.rawValue
+        }
+        let loadMs = Double(monotonicNanos() - t0) / 1e6
+        let frame = try image.map(ImageFile.read) ?? Self.syntheticFrame()
+        log.info("model ready in \(String(format: "%.0f", loadMs)) ms; \(runs) runs after a warm-up")
+
+        var samples: [StageTimings] = []
+        var gemmShares: [Double] = []
+        _ = try vla.predict(image: frame, promptIds: promptIds, actionTokensOnly: actionTokensOnly)
+        for i in 0..<runs {
+            GemmProfiler.reset()
+            GemmProfiler.enabled = true
+            let p = try vla.predict(image: frame, promptIds: promptIds, actionTokensOnly: actionTokensOnly)
+            GemmProfiler.enabled = false
+            samples.append(p.timings)
+            let total = p.timings.total
+            gemmShares.append(total > 0 ? Double(GemmProfiler.nanoseconds) / 1e6 / total : 0)
+            log.info("run \(i + 1): total \(String(format: "%.1f", total)) ms (prefill \(String(format: "%.1f", p.timings.prefill)), decode \(String(format: "%.1f", p.timings.decode)))")
+        }
+        func median(_ f: (StageTimings) -> Double) -> Double {
+            let v = samples.map(f).sorted()
+            return v[v.count / 2]
+        }
+        var med = StageTimings()
+        med.preprocess = median(\.preprocess)
+        med.vision = median(\.vision)
+        med.projector = median(\.projector)
+        med.prefill = median(\.prefill)
+        med.decode = median(\.decode)
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        let report = ModelBenchReport(
+            model: name, precision: quant.rawValue, threads: Kernels.threads, runs: runs, promptTokens: promptIds.count,
+            sequenceLength: promptIds.count + vla.numPatches, llmLayers: vla.llm.layers.count, latencyMs: med,
+            fullModelEstimateMs: layerScale == 1 ? nil : med.preprocess + med.vision + med.projector + (med.prefill + med.decode) * layerScale,
+            gemmShareOfTotal: quant == .fp32 ? gemmShares.sorted()[gemmShares.count / 2] : nil,
+            loadMs: loadMs, peakRSSMB: Double(usage.ru_maxrss) / 1024)
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            FileHandle.standardOutput.write(try encoder.encode(report) + Data("\n".utf8))
+        } else {
+            print("model \(name) (\(quant.rawValue), \(Kernels.threads) threads, \(promptIds.count) prompt tokens + \(vla.numPatches) image tokens)")
+            print(String(format: "median of %d: preprocess %.1f ms, vision %.1f, projector %.1f, prefill %.1f, decode %.1f, total %.1f ms",
+                         runs, med.preprocess, med.vision, med.projector, med.prefill, med.decode, med.total))
+            if let est = report.fullModelEstimateMs {
+                print(String(format: "full %d-layer estimate: %.1f ms", Int(Double(vla.llm.layers.count) * layerScale), est))
+            }
+            if let g = report.gemmShareOfTotal { print(String(format: "time inside fp32 GEMM: %.1f%%", g * 100)) }
+            print(String(format: "load %.0f ms, peak RSS %.0f MB", loadMs, report.peakRSSMB))
+        }
+    }
+
+    /// A deterministic 640×480 test frame (gradients and blocks), standing in for a camera image.
+    static func syntheticFrame() throws -> RGBImage {
+        let w = 640, h = 480
+        var px = [UInt8](repeating: 0, count: w * h * 3)
+        for y in 0..<h {
+            for x in 0..<w {
+                let i = (y * w + x) * 3
+                px[i] = UInt8((x * 255) / w)
+                px[i + 1] = UInt8((y * 255) / h)
+                px[i + 2] = ((x / 80 + y / 60) % 2 == 0) ? 200 : 40
+            }
+        }
+        return try RGBImage(width: w, height: h, pixels: px)
+    }
+}
+
+/// The `bench model --json` object.
+struct ModelBenchReport: Encodable {
+    var model: String
+    var precision: String
+    var threads: Int
+    var runs: Int
+    var promptTokens: Int
+    var sequenceLength: Int
+    var llmLayers: Int
+    var latencyMs: StageTimings
+    var fullModelEstimateMs: Double?
+    var gemmShareOfTotal: Double?
+    var loadMs: Double
+    var peakRSSMB: Double
+
+    enum CodingKeys: String, CodingKey {
+        case model, precision, threads, runs
+        case promptTokens = "prompt_tokens", sequenceLength = "sequence_length", llmLayers = "llm_layers"
+        case latencyMs = "latency_ms", fullModelEstimateMs = "full_model_estimate_ms", gemmShareOfTotal = "gemm_share_of_total"
+        case loadMs = "load_ms", peakRSSMB = "peak_rss_mb"
+    }
+}
