@@ -61,8 +61,10 @@ extension OpenVLA {
         let head: any LinearLayer = int8 ? try QuantizedLinear(weight: embed) : try Linear(weight: embed)
         let llm = try CausalLM(config: t, embedTokens: embed, layers: decoderLayers, norm: ones(hidden), lmHead: head,
                                maxPositions: vision[0].numPatches + 256)
-        return try OpenVLA(encoders: encoders, projector: projector, llm: llm,
-                           actionTokenizer: try ActionTokenizer(vocabSize: actionVocab ?? t.vocabSize))
+        let actions = try ActionTokenizer(vocabSize: actionVocab ?? t.vocabSize)
+        let rows = try embed.slice(axis: 0, actions.tokenRange)
+        let actionHead: any LinearLayer = int8 ? try QuantizedLinear(weight: rows) : try Linear(weight: rows)
+        return try OpenVLA(encoders: encoders, projector: projector, llm: llm, actionTokenizer: actions, actionHead: actionHead)
     }
 }
 

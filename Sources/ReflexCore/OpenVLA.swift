@@ -67,8 +67,12 @@ public struct OpenVLA: Sendable {
     public let actionTokenizer: ActionTokenizer
     /// Action dimensions per prediction (7 for OpenVLA).
     public let actionDims: Int
+    /// The LM head restricted to the action-token rows (`actionTokenizer.tokenRange`), for the
+    /// action-tokens-only argmax; without it that argmax still computes the full head.
+    public let actionHead: (any LinearLayer)?
 
-    public init(encoders: [VisionEncoder], projector: Projector, llm: CausalLM, actionTokenizer: ActionTokenizer, actionDims: Int = 7) throws {
+    public init(encoders: [VisionEncoder], projector: Projector, llm: CausalLM, actionTokenizer: ActionTokenizer,
+                actionDims: Int = 7, actionHead: (any LinearLayer)? = nil) throws {
         guard !encoders.isEmpty, encoders.count <= 2 else {
             throw TensorError.invalidArgument("OpenVLA: 1 or 2 vision encoders, got \(encoders.count)")
         }
@@ -83,6 +87,10 @@ public struct OpenVLA: Sendable {
         self.llm = llm
         self.actionTokenizer = actionTokenizer
         self.actionDims = actionDims
+        if let actionHead, actionHead.outFeatures != actionTokenizer.tokenRange.count || actionHead.inFeatures != llm.config.hiddenSize {
+            throw TensorError.shapeMismatch(op: "OpenVLA", "action head [\(actionHead.outFeatures), \(actionHead.inFeatures)] for \(actionTokenizer.tokenRange.count) action tokens")
+        }
+        self.actionHead = actionHead
     }
 
     public var numPatches: Int { encoders[0].transformer.config.numPatches }
@@ -159,19 +167,32 @@ public struct OpenVLA: Sendable {
             promptLogits = logits
             next = try argmax(try logits.slice(axis: 0, (logits.shape[0] - 1)..<logits.shape[0]), actionTokensOnly)
         } else {
-            next = try argmax(try llm.logits(last), actionTokensOnly)
+            next = try nextToken(last, actionTokensOnly)
         }
         timings.prefill = Double(monotonicNanos() - t0) / 1e6
         t0 = monotonicNanos()
         var tokens = [next]
         while tokens.count < actionDims {
             let h = try llm.forward(try llm.embed([next]), caches: &caches)
-            next = try argmax(try llm.logits(h), actionTokensOnly)
+            next = try nextToken(h, actionTokensOnly)
             tokens.append(next)
         }
         timings.decode = Double(monotonicNanos() - t0) / 1e6
         return Prediction(tokens: tokens, normalizedAction: actionTokenizer.decode(tokens), timings: timings,
                           promptLogits: promptLogits)
+    }
+
+    /// The greedy next token from the final hidden state [1, hidden].
+    func nextToken(_ hidden: Tensor, _ actionTokensOnly: Bool) throws -> Int {
+        if actionTokensOnly, let actionHead {
+            let logits = try actionHead(hidden)
+            return actionTokenizer.tokenRange.lowerBound + logits.withUnsafeBufferPointer { p in
+                var best = 0
+                for i in 1..<p.count where p[i] > p[best] { best = i }
+                return best
+            }
+        }
+        return try argmax(try llm.logits(hidden), actionTokensOnly)
     }
 
     /// Index of the largest logit in a [1, vocab] row (first on ties, like torch.argmax), optionally

@@ -32,22 +32,26 @@ public struct OpenVLALoader {
 
     func tensor(_ name: String, _ shape: [Int]) throws -> Tensor { try weights.tensor(name, shape: shape) }
 
-    /// A linear layer `name`.weight [out, in] (+ `name`.bias), fp32 or int8 per `precision`.
-    func linear(_ name: String, out: Int, in inp: Int, bias: Bool) throws -> any LinearLayer {
-        let b = bias ? try tensor(name + ".bias", [out]) : nil
+    /// A linear layer `name`.weight [out, in] (+ `name`.bias), fp32 or int8 per `precision`;
+    /// with `rows`, only those output channels.
+    func linear(_ name: String, out: Int, in inp: Int, bias: Bool, rows: Range<Int>? = nil) throws -> any LinearLayer {
         let (shard, info) = try weights.entry(name + ".weight")
+        let keep = rows ?? 0..<out
+        let b = bias ? try tensor(name + ".bias", [out]).slice(axis: 0, keep) : nil
         guard info.shape == [out, inp] else {
             throw ModelError(file: shard.path, key: name + ".weight", "shape \(info.shape) disagrees with config.json (expected \([out, inp]))")
         }
         if info.dtype == .I8 {
             let scales = try tensor(name + ".weight" + PrismaticNames.scaleSuffix, [out])
-            let raw = shard.bytes(info)
-            let q = QuantizedRows(rows: out, cols: inp, values: raw.map { Int8(bitPattern: $0) }, scales: scales.scalars)
+            let raw = UnsafeRawBufferPointer(rebasing: shard.bytes(info)[(keep.lowerBound * inp)..<(keep.upperBound * inp)])
+            let q = QuantizedRows(rows: keep.count, cols: inp, values: raw.map { Int8(bitPattern: $0) },
+                                  scales: Array(scales.scalars[keep]))
             do { return try QuantizedLinear(quantized: q, bias: b) } catch {
                 throw ModelError(file: shard.path, key: name + ".weight", "\(error)")
             }
         }
-        let w = try shard.floatTensor(name + ".weight")
+        var w = try shard.floatTensor(name + ".weight")
+        if rows != nil { w = try w.slice(axis: 0, keep) }
         return precision == .int8 ? try QuantizedLinear(weight: w, bias: b) : try Linear(weight: w, bias: b)
     }
 
@@ -102,16 +106,21 @@ public struct OpenVLALoader {
                 down: try linear(p + "mlp.down_proj", out: d, in: t.intermediateSize, bias: false)))
         }
         let embed = try tensor(PrismaticNames.embedTokens, [t.vocabSize, d])
-        let head: any LinearLayer
+        return try CausalLM(config: t, embedTokens: embed, layers: layers, norm: try tensor(PrismaticNames.finalNorm, [d]),
+                            lmHead: try head(embed: embed, rows: nil), maxPositions: maxPositions)
+    }
+
+    /// The LM head (its own weight, or the tied embedding table), optionally only some rows.
+    func head(embed: Tensor, rows: Range<Int>?) throws -> any LinearLayer {
+        let t = config.textConfig, d = t.hiddenSize
         if weights.contains(PrismaticNames.lmHead + ".weight") {
-            head = try linear(PrismaticNames.lmHead, out: t.vocabSize, in: d, bias: false)
-        } else if t.tiedEmbeddings {
-            head = precision == .int8 ? try QuantizedLinear(weight: embed) : try Linear(weight: embed)
-        } else {
+            return try linear(PrismaticNames.lmHead, out: t.vocabSize, in: d, bias: false, rows: rows)
+        }
+        guard t.tiedEmbeddings else {
             throw ModelError(file: directory, key: PrismaticNames.lmHead + ".weight", "tensor not found and tie_word_embeddings is false")
         }
-        return try CausalLM(config: t, embedTokens: embed, layers: layers, norm: try tensor(PrismaticNames.finalNorm, [d]),
-                            lmHead: head, maxPositions: maxPositions)
+        let w = try rows.map { try embed.slice(axis: 0, $0) } ?? embed
+        return precision == .int8 ? try QuantizedLinear(weight: w) : try Linear(weight: w)
     }
 
     /// Loads the whole policy.
@@ -134,6 +143,10 @@ public struct OpenVLALoader {
         let bins = config.nActionBins ?? 256
         let top = config.actionTokenBegin.map { $0 + bins } ?? config.unpaddedVocabSize
         let actions = try ActionTokenizer(vocabSize: top, bins: bins)
-        return try OpenVLA(encoders: encoders, projector: projector, llm: llm, actionTokenizer: actions)
+        guard actions.tokenRange.lowerBound >= 0, actions.tokenRange.upperBound <= config.textConfig.vocabSize else {
+            throw ModelError(file: configPath, key: "n_action_bins", "action tokens \(actions.tokenRange) fall outside the vocabulary of \(config.textConfig.vocabSize)")
+        }
+        return try OpenVLA(encoders: encoders, projector: projector, llm: llm, actionTokenizer: actions,
+                           actionHead: try head(embed: llm.embedTokens, rows: actions.tokenRange))
     }
 }
