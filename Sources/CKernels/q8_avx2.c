@@ -19,7 +19,7 @@
 #pragma GCC target("avx2")
 #endif
 
-enum { MR = 4, NR = 16, KG = 4, A_STEP = MR * KG, W_STEP = NR * KG };
+enum { MR = 4, NR = 16, KG = 4, A_STEP = MR * KG, W_STEP = NR * KG, W_AHEAD = 4096 };
 
 RK_INLINE __m256i bcast4(const uint8_t *p) {
     int32_t v;
@@ -27,7 +27,9 @@ RK_INLINE __m256i bcast4(const uint8_t *p) {
     return _mm256_set1_epi32(v);
 }
 
-RK_INLINE __m256i ld(const int8_t *p) { return _mm256_loadu_si256((const __m256i *)(const void *)p); }
+RK_INLINE __m256i ld(const int8_t *p) {
+    return _mm256_loadu_si256((const __m256i *)(const void *)p);
+}
 
 /// acc += a · w over one K group of 4, per int32 lane (one channel).
 RK_INLINE __m256i madd(__m256i acc, __m256i abs_a, __m256i a, __m256i w, __m256i ones) {
@@ -53,8 +55,10 @@ RK_INLINE void epi_row(const rk_q8_tile *t, int i, __m256i r0, __m256i r1) {
     }
     if (t->finish) {
         const __m256i off = _mm256_set1_epi32(o->a_offset);
-        r0 = _mm256_sub_epi32(r0, _mm256_mullo_epi32(off, _mm256_maskload_epi32(o->row_sum + n0, m0)));
-        r1 = _mm256_sub_epi32(r1, _mm256_mullo_epi32(off, _mm256_maskload_epi32(o->row_sum + n0 + 8, m1)));
+        const __m256i rs0 = _mm256_maskload_epi32(o->row_sum + n0, m0);
+        const __m256i rs1 = _mm256_maskload_epi32(o->row_sum + n0 + 8, m1);
+        r0 = _mm256_sub_epi32(r0, _mm256_mullo_epi32(off, rs0));
+        r1 = _mm256_sub_epi32(r1, _mm256_mullo_epi32(off, rs1));
         if (o->y) {
             float *y = o->y + (ptrdiff_t)m * o->ldy + n0;
             const __m256 as = _mm256_set1_ps(o->a_scale[m]);
@@ -98,7 +102,8 @@ RK_INLINE void kernel(const rk_q8_tile *t, const int R) {
     EPI(0) EPI(1) EPI(2) EPI(3)
 }
 
-/// One row (GEMV): two K groups per iteration, four independent accumulators.
+/// One row (GEMV): two K groups per iteration, four independent accumulators, software prefetch
+/// 4 KiB ahead of the weight stream.
 RK_INLINE void kernel_m1(const rk_q8_tile *t) {
     ZERO2(0) ZERO2(1)
     const __m256i ones = _mm256_set1_epi16(1);
@@ -106,6 +111,8 @@ RK_INLINE void kernel_m1(const rk_q8_tile *t) {
     const int8_t *w = t->w;
     int g = t->kc / KG;
     for (; g >= 2; g -= 2, a += 2 * A_STEP, w += 2 * W_STEP) {
+        _mm_prefetch((const char *)w + W_AHEAD, _MM_HINT_T0); // this loop has few loads in flight
+        _mm_prefetch((const char *)w + W_AHEAD + 64, _MM_HINT_T0);
         const __m256i a0 = bcast4(a), u0 = _mm256_abs_epi8(a0);
         const __m256i a1 = bcast4(a + A_STEP), u1 = _mm256_abs_epi8(a1);
         c00 = madd(c00, u0, a0, ld(w), ones);
@@ -138,7 +145,8 @@ static void avx2_tile(const rk_q8_tile *t) {
 #endif
 
 const rk_q8_impl rk_q8_impl_avx2 = {
-    .isa = RK_ISA_AVX2, .mr = MR, .nr = NR, .kg = KG, .kc_min = 256, .cache_bytes = 1024 * 1024, .a_xor = 0, .tile = avx2_tile,
+    .isa = RK_ISA_AVX2, .mr = MR, .nr = NR, .kg = KG, .kc_min = 256, .cache_bytes = 1 << 20,
+    .a_xor = 0, .tile = avx2_tile,
 };
 
 #endif

@@ -1,5 +1,5 @@
-// Plain Advanced SIMD int8 micro-kernel (smull / smlal2 / sadalp), for AArch64 cores without dotprod
-// (e.g. Cortex-A72).
+// Plain Advanced SIMD int8 micro-kernel (smull / smlal2 / sadalp), for AArch64 cores without
+// dotprod (e.g. Cortex-A72).
 //
 // Layouts: A [kc/16][4 rows][16], W [kc/16][4 channels][16]. For each (row, channel) an int32x4
 // accumulator collects 16 products per step: smull + smlal2 pair products into int16 (a pair sum is
@@ -28,7 +28,8 @@ RK_INLINE int32x4_t dot16(int32x4_t acc, int8x16_t a, int8x16_t w) {
         c##i##2 = dot16(c##i##2, a##i, b2);                                                        \
         c##i##3 = dot16(c##i##3, a##i, b3);                                                        \
     }
-#define ZERO4(i) int32x4_t c##i##0 = vdupq_n_s32(0), c##i##1 = c##i##0, c##i##2 = c##i##0, c##i##3 = c##i##0;
+#define ZERO4(i)                                                                                   \
+    int32x4_t c##i##0 = vdupq_n_s32(0), c##i##1 = c##i##0, c##i##2 = c##i##0, c##i##3 = c##i##0;
 #define REDUCE(i)                                                                                  \
     if (R > i)                                                                                     \
         vst1q_s32(out[i], vpaddq_s32(vpaddq_s32(c##i##0, c##i##1), vpaddq_s32(c##i##2, c##i##3)));
@@ -59,7 +60,8 @@ static void neon_tile(const rk_q8_tile *t) {
 }
 
 const rk_q8_impl rk_q8_impl_neon = {
-    .isa = RK_ISA_NEON, .mr = MR, .nr = NR, .kg = KG, .kc_min = 256, .cache_bytes = 256 * 1024, .a_xor = 0, .tile = neon_tile,
+    .isa = RK_ISA_NEON, .mr = MR, .nr = NR, .kg = KG, .kc_min = 256, .cache_bytes = 256 << 10,
+    .a_xor = 0, .tile = neon_tile,
 };
 
 #endif

@@ -103,7 +103,8 @@ static void dotprod_tile(const rk_q8_tile *t) {
 #endif
 
 const rk_q8_impl rk_q8_impl_neon_dotprod = {
-    .isa = RK_ISA_NEON_DOTPROD, .mr = MR, .nr = NR, .kg = KG, .kc_min = 256, .cache_bytes = 256 * 1024, .a_xor = 0,
+    .isa = RK_ISA_NEON_DOTPROD, .mr = MR, .nr = NR, .kg = KG, .kc_min = 256,
+    .cache_bytes = 256 << 10, .a_xor = 0,
     .tile = dotprod_tile,
 };
 

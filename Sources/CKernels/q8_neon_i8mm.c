@@ -28,7 +28,8 @@ enum { MR = 8, NR = 8, KG = 8, A_STEP = MR * KG, W_STEP = NR * KG };
         c##p##2 = vmmlaq_s32(c##p##2, a##p, b2);                                                   \
         c##p##3 = vmmlaq_s32(c##p##3, a##p, b3);                                                   \
     }
-#define ZERO4(p) int32x4_t c##p##0 = vdupq_n_s32(0), c##p##1 = c##p##0, c##p##2 = c##p##0, c##p##3 = c##p##0;
+#define ZERO4(p)                                                                                   \
+    int32x4_t c##p##0 = vdupq_n_s32(0), c##p##1 = c##p##0, c##p##2 = c##p##0, c##p##3 = c##p##0;
 #define SPLIT1(p, q)                                                                               \
     vst1_s32(out[2 * p] + 2 * q, vget_low_s32(c##p##q));                                           \
     vst1_s32(out[2 * p + 1] + 2 * q, vget_high_s32(c##p##q));
@@ -102,7 +103,8 @@ static void i8mm_tile(const rk_q8_tile *t) {
 #endif
 
 const rk_q8_impl rk_q8_impl_neon_i8mm = {
-    .isa = RK_ISA_NEON_I8MM, .mr = MR, .nr = NR, .kg = KG, .kc_min = 256, .cache_bytes = 256 * 1024, .a_xor = 0,
+    .isa = RK_ISA_NEON_I8MM, .mr = MR, .nr = NR, .kg = KG, .kc_min = 256,
+    .cache_bytes = 256 << 10, .a_xor = 0,
     .tile = i8mm_tile,
 };
 

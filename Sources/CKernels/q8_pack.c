@@ -92,7 +92,8 @@ rk_q8_weights *rk_q8_pack(const int8_t *w, int n, int k, int ldw, rk_isa isa) {
     const ptrdiff_t step = (ptrdiff_t)nr * g;
     for (int j = 0; j < n; j++) {
         const int8_t *s = w + (ptrdiff_t)j * ldw;
-        uint8_t *d = (uint8_t *)p->data + (ptrdiff_t)(j / nr) * nr * p->k_pad + (ptrdiff_t)(j % nr) * g;
+        const ptrdiff_t panel = (ptrdiff_t)(j / nr) * nr * p->k_pad;
+        uint8_t *d = (uint8_t *)p->data + panel + (ptrdiff_t)(j % nr) * g;
         int32_t sum = 0;
         for (int t = 0; t < k; t++) sum += s[t];
         p->row_sum[j] = sum;

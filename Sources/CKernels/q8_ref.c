@@ -34,5 +34,6 @@ static void scalar_tile(const rk_q8_tile *t) {
 }
 
 const rk_q8_impl rk_q8_impl_scalar = {
-    .isa = RK_ISA_SCALAR, .mr = MR, .nr = NR, .kg = 1, .kc_min = 256, .cache_bytes = 512 * 1024, .a_xor = 0, .tile = scalar_tile,
+    .isa = RK_ISA_SCALAR, .mr = MR, .nr = NR, .kg = 1, .kc_min = 256, .cache_bytes = 512 << 10,
+    .a_xor = 0, .tile = scalar_tile,
 };

@@ -32,10 +32,8 @@ static inline float round_even(float v) {
 #endif
 }
 
-/// Dynamic per-row symmetric quantization: scale[r] = max|x[r]| / 127 (1 when the row is all zero),
-/// q = round-to-nearest-even(x / scale) clamped to [-127, 127].
-void rk_quantize_rows_q8(const float *x, int rows, int cols, int ldx, int8_t *q, int ldq,
-                         float *scale) {
+static void quantize_rows(const float *x, int rows, int cols, int ldx, int8_t *q, int ldq,
+                          float *scale) {
     for (int r = 0; r < rows; r++) {
         const float *restrict xr = x + (ptrdiff_t)r * ldx;
         int8_t *restrict qr = q + (ptrdiff_t)r * ldq;
@@ -50,4 +48,34 @@ void rk_quantize_rows_q8(const float *x, int rows, int cols, int ldx, int8_t *q,
             qr[i] = (int8_t)v;
         }
     }
+}
+
+typedef struct {
+    const float *x;
+    int8_t *q;
+    float *scale;
+    int rows, cols, ldx, ldq, chunks;
+} quantize_ctx;
+
+static void quantize_task(void *ctx, int chunk) {
+    const quantize_ctx *c = ctx;
+    const int r0 = (int)((long)c->rows * chunk / c->chunks);
+    const int r1 = (int)((long)c->rows * (chunk + 1) / c->chunks);
+    quantize_rows(c->x + (ptrdiff_t)r0 * c->ldx, r1 - r0, c->cols, c->ldx,
+                  c->q + (ptrdiff_t)r0 * c->ldq, c->ldq, c->scale + r0);
+}
+
+/// Dynamic per-row symmetric quantization: scale[r] = max|x[r]| / 127 (1 when the row is all zero),
+/// q = round-to-nearest-even(x / scale) clamped to [-127, 127]. Large inputs are split by rows
+/// across the thread pool.
+void rk_quantize_rows_q8(const float *x, int rows, int cols, int ldx, int8_t *q, int ldq,
+                         float *scale) {
+    if (rows <= 0 || cols <= 0) return;
+    if (rows < 2 || (long)rows * cols < (1L << 15)) {
+        quantize_rows(x, rows, cols, ldx, q, ldq, scale);
+        return;
+    }
+    const int threads = rk_num_threads();
+    quantize_ctx c = {x, q, scale, rows, cols, ldx, ldq, rows < 4 * threads ? rows : 4 * threads};
+    rk_parallel_for(c.chunks, quantize_task, &c);
 }

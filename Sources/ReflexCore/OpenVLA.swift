@@ -12,9 +12,12 @@ public struct VisionEncoder: Sendable {
         }
     }
 
-    public init(_ transformer: VisionTransformer) {
+    /// An encoder with its family's default normalization, or the checkpoint's own.
+    public init(_ transformer: VisionTransformer, mean: [Float]? = nil, std: [Float]? = nil) {
         self.transformer = transformer
-        (mean, std) = Self.normalization(for: transformer.config.family)
+        let defaults = Self.normalization(for: transformer.config.family)
+        self.mean = mean ?? defaults.mean
+        self.std = std ?? defaults.std
     }
 
     /// The encoder's input: resize-naive bicubic to its image size, then its normalization.
@@ -70,9 +73,11 @@ public struct OpenVLA: Sendable {
     /// The LM head restricted to the action-token rows (`actionTokenizer.tokenRange`), for the
     /// action-tokens-only argmax; without it that argmax still computes the full head.
     public let actionHead: (any LinearLayer)?
+    /// Prompt position before which the image embeddings are inserted (1: right after BOS).
+    public let imageInsertIndex: Int
 
     public init(encoders: [VisionEncoder], projector: Projector, llm: CausalLM, actionTokenizer: ActionTokenizer,
-                actionDims: Int = 7, actionHead: (any LinearLayer)? = nil) throws {
+                actionDims: Int = 7, actionHead: (any LinearLayer)? = nil, imageInsertIndex: Int = 1) throws {
         guard !encoders.isEmpty, encoders.count <= 2 else {
             throw TensorError.invalidArgument("OpenVLA: 1 or 2 vision encoders, got \(encoders.count)")
         }
@@ -91,6 +96,7 @@ public struct OpenVLA: Sendable {
             throw TensorError.shapeMismatch(op: "OpenVLA", "action head [\(actionHead.outFeatures), \(actionHead.inFeatures)] for \(actionTokenizer.tokenRange.count) action tokens")
         }
         self.actionHead = actionHead
+        self.imageInsertIndex = imageInsertIndex
     }
 
     public var numPatches: Int { encoders[0].transformer.config.numPatches }
@@ -116,12 +122,18 @@ public struct OpenVLA: Sendable {
         return feats.count == 1 ? feats[0] : try Tensor.concat(feats, axis: 1)
     }
 
-    /// The multimodal input embeddings: [embed(BOS), projected patches, embed(rest of the prompt)].
+    /// The multimodal input embeddings: [embed(prompt[..<i]), projected patches, embed(prompt[i...])]
+    /// with i = `imageInsertIndex` (OpenVLA: the image right after BOS).
     public func inputEmbeddings(promptIds: [Int], projected: Tensor) throws -> Tensor {
-        guard promptIds.count >= 1 else { throw TensorError.invalidArgument("OpenVLA: empty prompt (needs at least BOS)") }
+        let i = imageInsertIndex
+        guard promptIds.count >= i else {
+            throw TensorError.invalidArgument("OpenVLA: prompt of \(promptIds.count) tokens is shorter than the image insert index \(i)")
+        }
         let text = try llm.embed(promptIds)
-        var parts = [try text.slice(axis: 0, 0..<1), projected]
-        if promptIds.count > 1 { parts.append(try text.slice(axis: 0, 1..<promptIds.count)) }
+        var parts: [Tensor] = []
+        if i > 0 { parts.append(try text.slice(axis: 0, 0..<i)) }
+        parts.append(projected)
+        if promptIds.count > i { parts.append(try text.slice(axis: 0, i..<promptIds.count)) }
         return try Tensor.concat(parts, axis: 0)
     }
 

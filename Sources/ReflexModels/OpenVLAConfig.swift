@@ -16,11 +16,40 @@ public struct OpenVLAConfig: Decodable, Sendable {
     public var normStats: [String: DatasetStatistics]?
     /// Explicit encoder sizes (featurizer, then fused_featurizer); wins over the timm-id table.
     public var visionConfigs: [VisionConfig]?
-    /// Prompt template with `{instruction}`; when absent the OpenVLA Llama-2 prompt is used.
-    public var promptTemplate: String?
-    /// First id of the action-token range (the range is [begin, begin + n_action_bins)); when absent
-    /// the top n_action_bins ids below the unpadded vocabulary size carry actions.
-    public var actionTokenBegin: Int?
+    /// How the prompt is built (`prompt_format`); when absent, OpenVLA's Llama-2 prompt.
+    public var promptFormat: PromptFormat?
+    /// Where the action tokens live (`action_tokenizer`); when absent, the top `n_action_bins` ids
+    /// below the unpadded vocabulary size.
+    public var actionTokenizer: ActionTokenizerSpec?
+
+    /// `prompt_format` in config.json: the template, casing, an optional token appended when the
+    /// encoded prompt does not already end with it (OpenVLA's 29871 rule), and where the image
+    /// embeddings are inserted.
+    public struct PromptFormat: Decodable, Sendable {
+        public var template: String
+        public var lowercaseInstruction: Bool?
+        public var addSpecialTokens: Bool?
+        public var appendTokenId: Int?
+        public var imageInsertIndex: Int?
+
+        enum CodingKeys: String, CodingKey {
+            case template
+            case lowercaseInstruction = "lowercase_instruction", addSpecialTokens = "add_special_tokens"
+            case appendTokenId = "append_token_id", imageInsertIndex = "image_insert_index"
+        }
+    }
+
+    /// `action_tokenizer` in config.json: bins and the id range [token_begin, token_end].
+    public struct ActionTokenizerSpec: Decodable, Sendable {
+        public var nBins: Int?
+        public var vocabSize: Int?
+        public var tokenBegin: Int?
+        public var tokenEnd: Int?
+
+        enum CodingKeys: String, CodingKey {
+            case nBins = "n_bins", vocabSize = "vocab_size", tokenBegin = "token_begin", tokenEnd = "token_end"
+        }
+    }
 
     public struct DatasetStatistics: Decodable, Sendable {
         public var action: ActionStatistics
@@ -31,7 +60,7 @@ public struct OpenVLAConfig: Decodable, Sendable {
         case archSpecifier = "arch_specifier", timmModelIds = "timm_model_ids", imageSizes = "image_sizes"
         case imageResizeStrategy = "image_resize_strategy", textConfig = "text_config", nActionBins = "n_action_bins"
         case padToMultipleOf = "pad_to_multiple_of", normStats = "norm_stats", visionConfigs = "vision_configs"
-        case promptTemplate = "prompt_template", actionTokenBegin = "action_token_begin"
+        case promptFormat = "prompt_format", actionTokenizer = "action_tokenizer"
     }
 
     /// Reads and validates `DIR/config.json`.
@@ -68,6 +97,9 @@ public struct OpenVLAConfig: Decodable, Sendable {
         for (i, e) in encoders.enumerated() {
             do { try e.validate() } catch { throw ModelError(file: path, key: "vision_configs[\(i)]", "\(error)") }
         }
+        if let spec = actionTokenizer, let b = spec.tokenBegin, let e = spec.tokenEnd, e - b + 1 != actionBins {
+            throw ModelError(file: path, key: "action_tokenizer", "token range [\(b), \(e)] does not hold \(actionBins) bins")
+        }
         if let s = imageResizeStrategy, s != "resize-naive" {
             throw ModelError(file: path, key: "image_resize_strategy", "unsupported \"\(s)\" (supported: resize-naive)")
         }
@@ -84,6 +116,19 @@ public struct OpenVLAConfig: Decodable, Sendable {
 
     /// Vocabulary size without padding: action tokens count down from here.
     public var unpaddedVocabSize: Int { textConfig.vocabSize - (padToMultipleOf ?? 0) }
+
+    /// Number of action bins.
+    public var actionBins: Int { actionTokenizer?.nBins ?? nActionBins ?? 256 }
+
+    /// The id that action decoding counts down from: token = top − bin index − 1.
+    public var actionVocabTop: Int {
+        if let spec = actionTokenizer {
+            if let end = spec.tokenEnd { return end + 1 }
+            if let begin = spec.tokenBegin { return begin + actionBins }
+            if let v = spec.vocabSize { return v }
+        }
+        return unpaddedVocabSize
+    }
 
     /// Statistics for `key`; mandatory when the checkpoint has several datasets.
     public func statistics(unnormKey: String?, path: String) throws -> ActionStatistics? {

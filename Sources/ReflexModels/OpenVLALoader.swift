@@ -60,7 +60,23 @@ public struct OpenVLALoader {
         throw ModelError(file: directory, key: names[0], "tensor not found in the checkpoint")
     }
 
-    func loadEncoder(_ index: Int, _ c: VisionConfig) throws -> VisionEncoder {
+    /// Per-encoder pixel statistics from preprocessor_config.json (`means`, `stds`), when present.
+    /// Checkpoints carry their own (OpenVLA-7B's DINOv2 statistics are bf16-rounded ImageNet values).
+    func pixelStatistics(encoders: Int) throws -> [(mean: [Float], std: [Float])]? {
+        let path = directory + "/preprocessor_config.json"
+        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        guard let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw ModelError(file: path, "not a JSON object")
+        }
+        guard let means = obj["means"] as? [[Double]], let stds = obj["stds"] as? [[Double]] else { return nil }
+        guard means.count == encoders, stds.count == encoders, (means + stds).allSatisfy({ $0.count == 3 }),
+              stds.joined().allSatisfy({ $0 > 0 }) else {
+            throw ModelError(file: path, key: "means", "needs \(encoders) lists of 3 means and 3 positive stds")
+        }
+        return zip(means, stds).map { (mean: $0.map(Float.init), std: $1.map(Float.init)) }
+    }
+
+    func loadEncoder(_ index: Int, _ c: VisionConfig, statistics: (mean: [Float], std: [Float])?) throws -> VisionEncoder {
         let e = PrismaticNames.encoder(index), d = c.width
         let classToken = c.family == .dinov2 ? try tensor(PrismaticNames.classToken(e), [1, 1, d]) : nil
         let registers = c.registers > 0 ? try tensor(PrismaticNames.registerTokens(e), [1, c.registers, d]) : nil
@@ -86,7 +102,7 @@ public struct OpenVLALoader {
             config: c, patchWeight: try tensor(PrismaticNames.patchEmbed(e) + ".weight", [d, 3, c.patchSize, c.patchSize]),
             patchBias: try tensor(PrismaticNames.patchEmbed(e) + ".bias", [d]), classToken: classToken,
             registerTokens: registers, positionEmbedding: try posShard.floatTensor(posName), blocks: blocks)
-        return VisionEncoder(vit)
+        return VisionEncoder(vit, mean: statistics?.mean, std: statistics?.std)
     }
 
     func loadLLM(maxPositions: Int) throws -> CausalLM {
@@ -126,7 +142,9 @@ public struct OpenVLALoader {
     /// Loads the whole policy.
     public func load() throws -> OpenVLA {
         let configPath = directory + "/config.json"
-        let encoders = try config.visionEncoders(path: configPath).enumerated().map { try loadEncoder($0.offset, $0.element) }
+        let visionConfigs = try config.visionEncoders(path: configPath)
+        let stats = try pixelStatistics(encoders: visionConfigs.count)
+        let encoders = try visionConfigs.enumerated().map { try loadEncoder($0.offset, $0.element, statistics: stats?[$0.offset]) }
         let kind = Projector.Kind(archSpecifier: config.archSpecifier)!
         let width = encoders.reduce(0) { $0 + $1.transformer.config.width }
         let hidden = config.textConfig.hiddenSize
@@ -140,13 +158,12 @@ public struct OpenVLALoader {
         let projector = try Projector(kind: kind, layers: layers)
         let numPatches = encoders[0].transformer.config.numPatches
         let llm = try loadLLM(maxPositions: config.textConfig.maxPositionEmbeddings ?? (numPatches + 512))
-        let bins = config.nActionBins ?? 256
-        let top = config.actionTokenBegin.map { $0 + bins } ?? config.unpaddedVocabSize
-        let actions = try ActionTokenizer(vocabSize: top, bins: bins)
+        let actions = try ActionTokenizer(vocabSize: config.actionVocabTop, bins: config.actionBins)
         guard actions.tokenRange.lowerBound >= 0, actions.tokenRange.upperBound <= config.textConfig.vocabSize else {
             throw ModelError(file: configPath, key: "n_action_bins", "action tokens \(actions.tokenRange) fall outside the vocabulary of \(config.textConfig.vocabSize)")
         }
         return try OpenVLA(encoders: encoders, projector: projector, llm: llm, actionTokenizer: actions,
-                           actionHead: try head(embed: llm.embedTokens, rows: actions.tokenRange))
+                           actionHead: try head(embed: llm.embedTokens, rows: actions.tokenRange),
+                           imageInsertIndex: config.promptFormat?.imageInsertIndex ?? 1)
     }
 }

@@ -18,7 +18,7 @@ public enum CheckpointQuantizer {
     /// Files copied verbatim from the source directory when present.
     static let sidecarFiles = ["config.json", "tokenizer.json", "tokenizer_config.json", "tokenizer.model",
                                "special_tokens_map.json", "dataset_statistics.json", "generation_config.json",
-                               "added_tokens.json", "vocab.json", "merges.txt"]
+                               "added_tokens.json", "vocab.json", "merges.txt", "preprocessor_config.json"]
 
     /// Whether `name` (with `shape`) is quantized.
     public static func isLinearWeight(_ name: String, shape: [Int]) -> Bool {

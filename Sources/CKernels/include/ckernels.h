@@ -1,8 +1,9 @@
 // CKernels: ISA-specific hot loops for Reflex.
 //
-// Portable scalar reference first; one file per ISA (avx2.c, avx512vnni.c, neon.c,
-// neon_dotprod.c, neon_i8mm.c); runtime CPU feature detection and dispatch in cpu.c;
-// a small thread pool in threadpool.c. Every ISA path is tested against the reference.
+// Portable scalar reference first (q8_ref.c); one micro-kernel file per ISA (q8_avx2.c,
+// q8_avx512vnni.c, q8_neon.c, q8_neon_dotprod.c, q8_neon_i8mm.c) behind one shared driver
+// (q8_gemm.c, q8_pack.c); runtime CPU feature detection and dispatch in cpu.c; a small thread
+// pool in threadpool.c. Every ISA path is tested against the reference.
 #ifndef REFLEX_CKERNELS_H
 #define REFLEX_CKERNELS_H
 
