@@ -55,13 +55,19 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Comparison helpers shared by the test targets.
+        .target(
+            name: "ReflexTestSupport",
+            dependencies: ["ReflexCore"],
+            path: "Tests/TestSupport"
+        ),
         .testTarget(
             name: "ReflexCoreTests",
-            dependencies: ["ReflexCore", "CKernels"]
+            dependencies: ["ReflexCore", "CKernels", "ReflexTestSupport"]
         ),
         .testTarget(
             name: "ReflexModelsTests",
-            dependencies: ["ReflexModels", "ReflexCore"],
+            dependencies: ["ReflexModels", "ReflexCore", "ReflexTestSupport"],
             exclude: ["Fixtures"]
         ),
     ]

@@ -676,7 +676,10 @@ class FixtureSpec:
     dino_mean: List[float]
     dino_std: List[float]
     seed: int
-    candidate_cases: List[Tuple[str, str, str]] = field(default_factory=list)
+    candidate_cases: List[Tuple[str, str, str]] = field(default_factory=list)  # tried in order
+    store_pixel_values: bool = False  # case0.pixel_values_* (f32 [3,224,224] each)
+    store_prompt_logits: bool = False  # case0.prompt_logits (f32 [L, rows])
+    train_steps_scale: float = 1.0  # the tied-embedding Qwen model converges more slowly
 
 
 LLAMA_VOCAB = 768  # tokenizer vocab (OpenVLA: 32000); +<PAD> -> 769 -> padded to 832 rows (OpenVLA: 32064)
@@ -1039,7 +1042,7 @@ def make_config(spec: FixtureSpec, lm: nn.Module, tok_info: Dict) -> Dict:
         "prompt_format": prompt_format,
         "action_tokenizer": action_tok,
         "torch_dtype": "bfloat16" if spec.llm_bf16 else "float32",
-        "transformers_version": "4.40.1",
+        "transformers_version": versions()["transformers"],  # the generator's version (real checkpoints: 4.40.1)
     }
     return cfg
 
@@ -1091,7 +1094,7 @@ def tokenizer_side_files(spec: FixtureSpec, tok_info: Dict) -> Dict[str, Dict]:
             "special_tokens_map.json": {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>",
                                         "pad_token": "<PAD>"},
             "generation_config.json": {"bos_token_id": 1, "eos_token_id": 2, "pad_token_id": tok_info["pad_token_id"],
-                                       "transformers_version": "4.40.1"},
+                                       "transformers_version": versions()["transformers"]},
         }
     base = tok_info["endoftext_id"]
     added = {}
@@ -1112,7 +1115,7 @@ def tokenizer_side_files(spec: FixtureSpec, tok_info: Dict) -> Dict[str, Dict]:
         "special_tokens_map.json": {"eos_token": "<|endoftext|>", "pad_token": "<|endoftext|>",
                                     "additional_special_tokens": [c for c, s in QWEN_ADDED_TOKENS if s and c != "<|endoftext|>"]},
         "generation_config.json": {"bos_token_id": base, "eos_token_id": base, "pad_token_id": base,
-                                   "transformers_version": "4.40.1"},
+                                   "transformers_version": versions()["transformers"]},
     }
 
 
@@ -1179,7 +1182,8 @@ def build_fixture(spec: FixtureSpec, out_root: Path, tok_json: str, tok_info: Di
         assert all(abs(m.eps - 1e-6) < 1e-12 for m in enc.modules() if isinstance(m, nn.LayerNorm))
         act_cls = type(enc.blocks[0].mlp.act).__name__
         assert act_cls == ("GELU" if v.gelu == "erf" else "GELUTanh"), act_cls
-    losses = train(model, spec, tok, tok_info, args.train_steps, args.batch)
+    steps = int(round(args.train_steps * spec.train_steps_scale))
+    losses = train(model, spec, tok, tok_info, steps, args.batch)
 
     exported = export_state_dict(model, spec)
     load_exported_into(model, exported, spec)  # bf16 rounding (if any) is now part of the reference model
@@ -1218,12 +1222,14 @@ def build_fixture(spec: FixtureSpec, out_root: Path, tok_json: str, tok_info: Di
             tensors[p + f"features.{n}"] = f.float().contiguous()
         tensors[p + "projector"] = c["proj"].float().contiguous()
         tensors[p + "step_logits"] = c["step_logits"].float().contiguous()
-        if i == 0:
+        if i == 0 and spec.store_pixel_values:
             for v, px in zip(spec.vision, c["pix"]):
                 tensors[p + ("pixel_values_dino" if v.family == "dinov2" else "pixel_values_siglip")] = px.float().contiguous()
+        if i == 0 and spec.store_prompt_logits:
             tensors[p + "prompt_logits"] = c["prompt_logits"].float().contiguous()
         cases_json.append({
             "image": f"../images/{c['image']}",
+            "image_size": list(Image.open(out_root / "images" / c["image"]).size),
             "instruction": c["instruction"],
             "unnorm_key": c["unnorm_key"],
             "prompt": c["prompt"],
@@ -1249,11 +1255,16 @@ def build_fixture(spec: FixtureSpec, out_root: Path, tok_json: str, tok_info: Di
         "weights": files,
         "action_token_range": [lo, hi],
         "action_vocab_size": vocab,
+        "preprocessing": {"resize": "PIL BICUBIC to 224x224 (resize-naive)",
+                          "normalize": [{"family": v.family,
+                                         "mean": spec.dino_mean if v.family == "dinov2" else SIGLIP_MEAN,
+                                         "std": spec.dino_std if v.family == "dinov2" else SIGLIP_STD}
+                                        for v in spec.vision]},
         "cases": cases_json,
         "tensors_per_case": sorted({k.split(".", 1)[1] for k in tensors if k.startswith("case1.")}),
         "tensors_case0_only": sorted({k.split(".", 1)[1] for k in tensors if k.startswith("case0.")}
                                      - {k.split(".", 1)[1] for k in tensors if k.startswith("case1.")}),
-        "training": {"steps": args.train_steps, "batch": args.batch, "seed": spec.seed,
+        "training": {"steps": steps, "batch": args.batch, "seed": spec.seed,
                      "final_loss_mean_last50": float(np.mean(losses[-50:])) if losses else None},
         "versions": versions(),
         "command": command,
@@ -1314,18 +1325,31 @@ def main() -> None:
 
     dino = lambda gelu="erf": VisionSpec("dinov2", gelu=gelu)  # noqa: E731
     sig = lambda gelu="erf": VisionSpec("siglip", gelu=gelu)  # noqa: E731
+    A, B, C, J = (f[0] for f in IMAGE_FILES)  # 160x120 png, 320x240 png, 250x190 png, 288x216 jpg
     specs = [
         FixtureSpec("openvla-tiny-llama", "llama", [dino(), sig()], "dinosiglip-vit-so-224px",
                     ["vit_large_patch14_reg4_dinov2.lvd142m", "vit_so400m_patch14_siglip_224"],
                     "no-align+fused-gelu-mlp", llm_bf16=True, shards=2, dino_mean=DINO_MEAN_OPENVLA_RELEASE,
-                    dino_std=DINO_STD_OPENVLA_RELEASE, seed=101, candidate_cases=cands()),
+                    dino_std=DINO_STD_OPENVLA_RELEASE, seed=101,
+                    candidate_cases=[(A, "pick up the orange cone", "bridge_orig"),
+                                     (J, "pick up the orange cone", "tabletop_sim_tiny"),
+                                     (B, "Push the blue ball to the right", "bridge_orig")] + cands(),
+                    store_pixel_values=True, store_prompt_logits=True),
         FixtureSpec("minivla-tiny-qwen", "qwen", [dino(), sig()], "dinosiglip-vit-so-224px",
                     ["vit_large_patch14_reg4_dinov2.lvd142m", "vit_so400m_patch14_siglip_224"],
                     "no-align+fused-gelu-mlp", llm_bf16=False, shards=1, dino_mean=DINO_MEAN_F32,
-                    dino_std=DINO_STD_F32, seed=202, candidate_cases=cands(("tabletop_sim_tiny", "bridge_orig"))),
+                    dino_std=DINO_STD_F32, seed=202,
+                    candidate_cases=[(B, "put the yellow ball in the bowl", "tabletop_sim_tiny"),
+                                     (C, "put the yellow ball in the bowl", "bridge_orig"),
+                                     (J, "Lift the red block", "bridge_orig")]
+                    + cands(("tabletop_sim_tiny", "bridge_orig")),
+                    store_prompt_logits=True, train_steps_scale=2.0),
         FixtureSpec("openvla-tiny-siglip", "llama", [sig("tanh")], "siglip-vit-so400m",
                     ["vit_so400m_patch14_siglip_224"], "gelu-mlp", llm_bf16=False, shards=1,
-                    dino_mean=DINO_MEAN_F32, dino_std=DINO_STD_F32, seed=303, candidate_cases=cands()),
+                    dino_mean=DINO_MEAN_F32, dino_std=DINO_STD_F32, seed=303,
+                    candidate_cases=[(C, "push the green cone to the left", "bridge_orig"),
+                                     (A, "place the purple block on the plate", "tabletop_sim_tiny"),
+                                     (J, "push the green cone to the left", "bridge_orig")] + cands()),
     ]
     for spec in specs:
         if args.only and spec.name not in args.only:
@@ -1335,6 +1359,9 @@ def main() -> None:
         else:
             build_fixture(spec, out_root, qwen_json, qwen_info, scenes, args, command)
 
+    for p in out_root.rglob("*"):
+        if p.is_file():
+            p.chmod(0o644)  # safetensors writes 0600
     total = sum(p.stat().st_size for p in out_root.rglob("*") if p.is_file())
     print(f"total size of {out_root}: {total / 1e6:.2f} MB")
 

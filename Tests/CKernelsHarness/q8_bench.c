@@ -4,7 +4,9 @@
 // build: cc -O2 -I Sources/CKernels/include Sources/CKernels/*.c Tests/CKernelsHarness/q8_bench.c \
 //          -o q8_bench -lopenblas -lpthread -lm
 // usage: q8_bench [--m 1,64,256,512] [--shape KxN]... [--isa avx2,avx512vnni] [--no-sgemm]
-//                 [--i32] [--seconds 0.4] [--stat median|min] [--no-bw]
+//                 [--i32] [--dynamic] [--seconds 0.4] [--stat median|min] [--no-bw]
+//   --dynamic: quantize the f32 activations (rk_quantize_rows_q8) inside every timed call, like a
+//              dynamic int8 Linear layer.
 #include <cblas.h>
 #include <math.h>
 #include <stdio.h>
@@ -44,8 +46,17 @@ static double median_time(void (*fn)(void *), void *ctx) {
     return use_min ? times[0] : times[n / 2];
 }
 
+enum { ROUNDS = 5 }; // GEMV / probe alternations
+
+static double median(const double *v, int n) {
+    double t[64];
+    memcpy(t, v, sizeof(double) * (size_t)n);
+    qsort(t, (size_t)n, sizeof t[0], cmp_double);
+    return t[n / 2];
+}
+
 typedef struct {
-    int m, n, k, i32;
+    int m, n, k, i32, dynamic;
     const int8_t *a;
     const float *as, *ws, *bias;
     rk_q8_weights *w;
@@ -58,6 +69,7 @@ typedef struct {
 
 static void run_q8(void *p) {
     bench_ctx *b = p;
+    if (b->dynamic) rk_quantize_rows_q8(b->af, b->m, b->k, b->k, (int8_t *)b->a, b->k, (float *)b->as);
     if (b->i32) rk_q8_gemm_i32(b->w, b->a, b->m, b->k, b->c, b->n);
     else rk_q8_gemm_f32(b->w, b->a, b->m, b->k, b->as, b->ws, b->bias, b->y, b->n);
 }
@@ -99,7 +111,7 @@ int main(int argc, char **argv) {
     int ms[8] = {1, 64, 256, 512}, nm = 4;
     int shapes[16][2] = {{896, 896},   {896, 4864},   {4864, 896},  {896, 151936},
                          {4096, 4096}, {4096, 11008}, {11008, 4096}};
-    int nshapes = 7, custom_shapes = 0, sgemm = 1, i32 = 0, bw = 1;
+    int nshapes = 7, custom_shapes = 0, sgemm = 1, i32 = 0, bw = 1, dynamic = 0;
     rk_isa isas[8] = {RK_ISA_AVX2, RK_ISA_AVX512VNNI};
     int nisa = 2;
     for (int i = 1; i < argc; i++) {
@@ -118,6 +130,7 @@ int main(int argc, char **argv) {
         } else if (!strcmp(argv[i], "--no-sgemm")) sgemm = 0;
         else if (!strcmp(argv[i], "--i32")) i32 = 1;
         else if (!strcmp(argv[i], "--no-bw")) bw = 0;
+        else if (!strcmp(argv[i], "--dynamic")) dynamic = 1;
         else if (!strcmp(argv[i], "--stat") && i + 1 < argc) use_min = !strcmp(argv[++i], "min");
         else if (!strcmp(argv[i], "--seconds") && i + 1 < argc) min_seconds = atof(argv[++i]);
         else {
@@ -135,8 +148,9 @@ int main(int argc, char **argv) {
     const int threads = rk_num_threads();
     openblas_set_num_threads(threads);
     printf("OpenBLAS: %s\n", openblas_get_config());
-    printf("threads %d, best path %s, int8 output %s\n", threads, rk_isa_name(rk_isa_best()),
-           i32 ? "int32" : "f32 (fused dequant)");
+    printf("threads %d, best path %s, int8 output %s%s\n", threads, rk_isa_name(rk_isa_best()),
+           i32 ? "int32" : "f32 (fused dequant)",
+           dynamic ? ", activations quantized from f32 in every call" : "");
     if (bw)
         printf("memory read bandwidth (rk_parallel_read, 2 GiB buffer): %.1f GB/s\n",
                read_bandwidth((size_t)2 << 30));
@@ -176,25 +190,43 @@ int main(int argc, char **argv) {
         for (int mi = 0; mi < nm; mi++) {
             const int m = ms[mi];
             const double ops = 2.0 * m * n * k;
-            bench_ctx b = {.m = m, .n = n, .k = k, .i32 = i32, .a = a, .as = as, .ws = ws,
+            bench_ctx b = {.m = m, .n = n, .k = k, .i32 = i32, .dynamic = dynamic, .a = a, .as = as, .ws = ws,
                            .bias = bias, .y = y, .c = c, .af = af, .wf = wf};
             char label[32];
             snprintf(label, sizeof label, "%dx%d", k, n);
             printf("%-12s %5d", label, m);
             if (sgemm && wf) printf(" %9.1f", ops / median_time(run_sgemm, &b) * 1e-9);
             else printf(" %9s", "-");
+            // GEMV is compared with the read probe on a buffer of the same size, measured in
+            // alternation (bandwidth on a shared host drifts from second to second).
+            unsigned char *probe = m == 1 && bw ? rk_alloc((size_t)n * k) : NULL;
+            if (probe) memset(probe, 1, (size_t)n * k);
+            bench_ctx pb = {.buf = probe, .bytes = (size_t)n * k};
+            double best_ratio = 0, probe_gbs[ROUNDS], gbs[8][ROUNDS];
+            const int rounds = m == 1 ? ROUNDS : 1;
+            for (int r = 0; r < rounds; r++) {
+                for (int i = 0; i < nisa; i++) {
+                    if (!pw[i]) continue;
+                    b.w = pw[i];
+                    gbs[i][r] = (m == 1 ? (double)pw[i]->bytes : ops) / median_time(run_q8, &b) * 1e-9;
+                }
+                if (probe) probe_gbs[r] = (double)pb.bytes / median_time(run_read, &pb) * 1e-9;
+            }
             for (int i = 0; i < nisa; i++) {
                 if (!pw[i]) {
                     printf(" %11s", "n/a");
                     continue;
                 }
-                b.w = pw[i];
-                const double t = median_time(run_q8, &b);
-                if (m == 1) printf(" %7.1fGB/s", (double)pw[i]->bytes / t * 1e-9);
-                else printf(" %11.1f", ops / t * 1e-9);
+                const double v = median(gbs[i], rounds);
+                if (m == 1) printf(" %7.1fGB/s", v);
+                else printf(" %11.1f", v);
+                if (probe) best_ratio = v / median(probe_gbs, rounds);
             }
-            if (m == 1 && bw && nisa > 0 && pw[nisa - 1])
-                printf("   read-probe %.1f GB/s", read_bandwidth(pw[nisa - 1]->bytes));
+            if (probe) {
+                printf("   read-probe %.1f GB/s (last path at %.0f%%)", median(probe_gbs, rounds),
+                       100 * best_ratio);
+                rk_free(probe);
+            }
             printf("\n");
             fflush(stdout);
         }

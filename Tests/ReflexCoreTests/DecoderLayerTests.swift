@@ -1,4 +1,5 @@
 import Testing
+import ReflexTestSupport
 @testable import ReflexCore
 
 @Suite("Llama/Qwen2 decoder layer")

@@ -1,4 +1,5 @@
 import Testing
+import ReflexTestSupport
 @testable import ReflexCore
 
 @Suite("Elementwise arithmetic")

@@ -1,4 +1,5 @@
 import Testing
+import ReflexTestSupport
 @testable import ReflexCore
 
 @Suite("Matrix products through OpenBLAS")

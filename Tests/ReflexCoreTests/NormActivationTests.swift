@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import ReflexTestSupport
 @testable import ReflexCore
 
 @Suite("Normalisation, activations and softmax")

@@ -1,4 +1,5 @@
 import Testing
+import ReflexTestSupport
 @testable import ReflexCore
 
 @Suite("Patch embedding (conv as im2col + GEMM)")

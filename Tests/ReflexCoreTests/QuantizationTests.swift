@@ -1,5 +1,6 @@
 import CKernels
 import Testing
+import ReflexTestSupport
 @testable import ReflexCore
 
 @Suite("int8 quantization and GEMM on every kernel path")

@@ -2,30 +2,7 @@
 // kernels under test: plain loops, double precision, textbook formulas.
 import Foundation
 @testable import ReflexCore
-
-/// Fresh random inputs every run (the seed is printed on failure through the test name's context),
-/// unless REFLEX_TEST_SEED pins it.
-func freshRNG() -> SplitMix64 {
-    if let s = ProcessInfo.processInfo.environment["REFLEX_TEST_SEED"], let v = UInt64(s) {
-        return SplitMix64(seed: v)
-    }
-    return SplitMix64(seed: UInt64.random(in: 0...UInt64.max))
-}
-
-func toDouble(_ t: Tensor) -> [Double] { t.scalars.map(Double.init) }
-
-/// ‖a − b‖ / ‖b‖ (Frobenius); 0 when both are zero.
-func relativeError(_ a: [Double], _ b: [Double]) -> Double {
-    precondition(a.count == b.count)
-    var num = 0.0, den = 0.0
-    for i in a.indices { num += (a[i] - b[i]) * (a[i] - b[i]); den += b[i] * b[i] }
-    return den == 0 ? num.squareRoot() : (num / den).squareRoot()
-}
-
-func maxAbsError(_ a: [Double], _ b: [Double]) -> Double {
-    precondition(a.count == b.count)
-    return zip(a, b).map { abs($0 - $1) }.max() ?? 0
-}
+import ReflexTestSupport
 
 /// C[m][n] = Σ_k A[m][k] · B[n][k]  (B given as [N, K]).
 func matmulABt(_ a: [Double], _ b: [Double], m: Int, n: Int, k: Int) -> [Double] {
