@@ -2,10 +2,12 @@
 // walks output tiles and spreads them over the thread pool, and hands each tile to the path's
 // micro-kernel. Also the portable tile epilogue used by kernels without a vector one.
 //
-// Loop nest per task:  for each W panel (NR channels)  ← tasks split N panels (and M when N is small)
-//                        for each K block (kc)         ← W micro-panel stays in L1
-//                          for each A micro-panel (MR rows, streamed from L2/L3)
-//                            micro-kernel
+// Loop nest per task:
+//   for each W panel (NR channels)      tasks split N panels (and M when N is small)
+//     for each K block (kc)             A's K block (all rows) + one W micro-panel fit in L2 / 2
+//       for each A micro-panel (MR rows)
+//         micro-kernel                  W micro-panel re-read from L1/L2; the next W block is
+//                                       prefetched into L2 by the first tiles of this one
 // With M ≤ MR (GEMV and small M) there is one A micro-panel and K is not blocked, so every packed
 // weight byte is read exactly once, streaming, split across threads by N panels.
 #include <pthread.h>
@@ -108,14 +110,14 @@ static void compute_task(void *ctx, int task) {
     }
 }
 
-/// K block. One A micro-panel (GEMV, small M): whole K, every weight byte is read once. Otherwise
-/// the largest block for which all M rows of A plus one W micro-panel fit in half of L2 (so A is
-/// re-read from L2, not L3, for every W panel), but at least kc_min, evened out so the last
-/// block is not a sliver.
 static int forced_kc; // test hook (rk_q8_debug_force_kc); 0 = normal choice
 
 void rk_q8_debug_force_kc(int kc) { __atomic_store_n(&forced_kc, kc, __ATOMIC_RELAXED); }
 
+/// K block. One A micro-panel (GEMV, small M): whole K, every weight byte is read once. Otherwise
+/// the largest block for which all M rows of A plus one W micro-panel fit in half of L2 (so A is
+/// re-read from L2, not L3, for every W panel), but at least kc_min, evened out so the last
+/// block is not a sliver.
 static int choose_kc(const rk_q8_impl *impl, int m_pad, int k_pad) {
     if (m_pad <= impl->mr) return k_pad;
     const int forced = __atomic_load_n(&forced_kc, __ATOMIC_RELAXED);

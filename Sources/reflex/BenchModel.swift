@@ -36,6 +36,9 @@ struct BenchModel: ParsableCommand {
     @Option(help: "Instruction used to build the prompt (checkpoints).")
     var instruction: String = "pick up the red cube and place it in the blue bowl"
 
+    @Option(help: "Use a synthetic prompt of this many tokens (BOS + fixed ids) instead of tokenizing --instruction; the default for --config and for checkpoints without tokenizer.json is 20, about OpenVLA's prompt length.")
+    var promptTokens: Int?
+
     @Option(help: "Image file (default: a synthetic 640×480 frame).")
     var image: String?
 
@@ -53,6 +56,7 @@ struct BenchModel: ParsableCommand {
         if runs < 1 { throw ValidationError("--runs must be at least 1") }
         if llmLayers < 1 { throw ValidationError("--llm-layers must be at least 1") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        if let promptTokens, promptTokens < 1 { throw ValidationError("--prompt-tokens must be at least 1") }
     }
 
     func run() throws {
@@ -63,7 +67,11 @@ struct BenchModel: ParsableCommand {
         if let model {
             let loader = try OpenVLALoader(directory: model, precision: quant)
             vla = try loader.load()
-            promptIds = PromptBuilder(tokenizer: try Tokenizer(directory: model), config: loader.config).ids(instruction)
+            if promptTokens == nil, FileManager.default.fileExists(atPath: model + "/tokenizer.json") {
+                promptIds = PromptBuilder(tokenizer: try Tokenizer(directory: model), config: loader.config).ids(instruction)
+            } else {
+                promptIds = Self.syntheticPrompt(promptTokens ?? 20, vocab: vla.llm.config.vocabSize)
+            }
             name = model
         } else {
             let preset = config!
@@ -72,9 +80,7 @@ struct BenchModel: ParsableCommand {
             let layers = preset == .minivla ? nil : llmLayers
             vla = try OpenVLA.random(vision: [.dinov2Large, .siglipSo400m], text: text, layers: layers, int8: quant == .int8)
             if let layers { layerScale = Double(text.numHiddenLayers) / Double(layers) }
-            // The OpenVLA prompt is about 20 tokens: BOS + 19 ids from the vocabulary.
-            var rng = SplitMix64(seed: 5)
-            promptIds = [1] + (0..<19).map { _ in Int(rng.next() % 30000) + 2 }
+            promptIds = Self.syntheticPrompt(promptTokens ?? 20, vocab: text.vocabSize)
             name = preset.rawValue
         }
         let loadMs = Double(monotonicNanos() - t0) / 1e6
@@ -126,6 +132,12 @@ struct BenchModel: ParsableCommand {
             if let g = report.gemmShareOfTotal { print(String(format: "time inside fp32 GEMM: %.1f%%", g * 100)) }
             print(String(format: "load %.0f ms, peak RSS %.0f MB", loadMs, report.peakRSSMB))
         }
+    }
+
+    /// BOS (id 1) followed by fixed pseudo-random ids: timing does not depend on which tokens.
+    static func syntheticPrompt(_ count: Int, vocab: Int) -> [Int] {
+        var rng = SplitMix64(seed: 5)
+        return [1] + (1..<count).map { _ in Int(rng.next() % UInt64(vocab - 2)) + 2 }
     }
 
     /// A deterministic 640×480 test frame (gradients and blocks), standing in for a camera image.
