@@ -7,8 +7,10 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-CC="${AARCH64_CC:-aarch64-linux-gnu-gcc}"
-QEMU="${QEMU_AARCH64:-qemu-aarch64-static}"
+# shellcheck source=../Toolchains/aarch64-linux-gnu.env
+source "$ROOT/Toolchains/aarch64-linux-gnu.env"
+CC="$AARCH64_CC"
+QEMU="$QEMU_AARCH64"
 OUT="$ROOT/.build-c/arm64"
 BIN="$OUT/q8_harness"
 
@@ -19,7 +21,8 @@ command -v "$QEMU" >/dev/null 2>&1 || {
 
 mkdir -p "$OUT"
 SRCS=("$ROOT"/Sources/CKernels/*.c)
-CMD=("$CC" -O2 -std=gnu11 -static -Wall -Wextra -I "$ROOT/Sources/CKernels/include"
+# shellcheck disable=SC2206
+CMD=("$CC" $AARCH64_CFLAGS -I "$ROOT/Sources/CKernels/include"
      "${SRCS[@]}" "$ROOT/Tests/CKernelsHarness/q8_harness.c" -o "$BIN" -lpthread -lm)
 echo "+ ${CMD[*]}"
 "${CMD[@]}"
@@ -30,7 +33,8 @@ run() {
     echo "+ $QEMU -cpu $cpu $BIN --expect $expect --require $require $*"
     "$QEMU" -cpu "$cpu" "$BIN" --expect "$expect" --require "$require" "$@"
 }
-run cortex-a72 neon    scalar,neon              "$@"
-run cortex-a76 dotprod scalar,neon,dotprod      "$@"
-run max        i8mm    scalar,neon,dotprod,i8mm "$@"
+for entry in "${ARM_CPU_MATRIX[@]}"; do
+    # shellcheck disable=SC2086
+    run $entry "$@"
+done
 echo "arm64: all qemu runs passed"

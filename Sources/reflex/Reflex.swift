@@ -21,6 +21,7 @@ struct Reflex: ParsableCommand {
     )
 
     static func main() {
+        fixBLASCoreType()
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = ProcessInfo.processInfo.environment["REFLEX_LOG_LEVEL"]
@@ -41,6 +42,19 @@ struct Reflex: ParsableCommand {
             Foundation.exit(code.rawValue == 64 ? 2 : (error is TensorError || error is ModelError ? 2 : 1))
         }
     }
+}
+
+/// Re-executes the process once with OPENBLAS_CORETYPE set when OpenBLAS picked a baseline x86
+/// core for a CPU that has AVX2/AVX-512 (see `BLASCoreType`). Respects an explicit setting.
+private func fixBLASCoreType() {
+    guard getenv("OPENBLAS_CORETYPE") == nil, getenv("REFLEX_NO_BLAS_REEXEC") == nil,
+          let core = BLASCoreType.suggestedOverride else { return }
+    setenv("OPENBLAS_CORETYPE", core, 1)
+    setenv("REFLEX_NO_BLAS_REEXEC", "1", 1)  // never loop
+    let args = CommandLine.arguments.map { strdup($0) } + [nil]
+    execv("/proc/self/exe", args)
+    // execv only returns on failure: carry on with the slow kernels.
+    FileHandle.standardError.write(Data("reflex: warning: OpenBLAS uses its \(BLASCoreType.current) kernels; set OPENBLAS_CORETYPE=\(core) for full speed\n".utf8))
 }
 
 /// Errors the CLI reports with a chosen exit code.
