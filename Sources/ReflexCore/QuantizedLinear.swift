@@ -70,28 +70,56 @@ public final class QuantizedLinear: LinearLayer, @unchecked Sendable {
         try self.init(quantized: QuantizedRows(weight), bias: bias, isa: isa)
     }
 
-    /// Wraps already-quantized weights (e.g. from a quantized checkpoint).
-    public init(quantized w: QuantizedRows, bias: Tensor? = nil, isa: KernelISA = .auto) throws {
-        guard w.values.count == w.rows * w.cols, w.scales.count == w.rows, w.rows > 0, w.cols > 0 else {
-            throw TensorError.shapeMismatch(op: "QuantizedLinear", "\(w.values.count) values and \(w.scales.count) scales for [\(w.rows), \(w.cols)]")
+    /// Wraps already-quantized weights.
+    public convenience init(quantized w: QuantizedRows, bias: Tensor? = nil, isa: KernelISA = .auto) throws {
+        guard w.values.count == w.rows * w.cols else {
+            throw TensorError.shapeMismatch(op: "QuantizedLinear", "\(w.values.count) values for [\(w.rows), \(w.cols)]")
         }
-        if let bias, bias.count != w.rows {
-            throw TensorError.shapeMismatch(op: "QuantizedLinear", "bias \(bias.shape) for \(w.rows) outputs")
+        try self.init(source: .array(w.values), rows: w.rows, cols: w.cols, scales: w.scales, bias: bias, isa: isa)
+    }
+
+    /// Packs int8 weights read straight from memory (e.g. a memory-mapped quantized checkpoint):
+    /// `rows × cols` values at `values`, one scale per row.
+    public convenience init(values: UnsafePointer<Int8>, rows: Int, cols: Int, scales: [Float], bias: Tensor? = nil,
+                            isa: KernelISA = .auto) throws {
+        try self.init(source: .pointer(values), rows: rows, cols: cols, scales: scales, bias: bias, isa: isa)
+    }
+
+    private enum Source {
+        case array([Int8])
+        case pointer(UnsafePointer<Int8>)
+
+        func withPointer<R>(_ body: (UnsafePointer<Int8>) throws -> R) rethrows -> R {
+            switch self {
+            case let .array(a): return try a.withUnsafeBufferPointer { try body($0.baseAddress!) }
+            case let .pointer(p): return try body(p)
+            }
         }
-        if let bad = w.values.firstIndex(of: -128) {
-            throw TensorError.invalidArgument("QuantizedLinear: value -128 at index \(bad); symmetric int8 uses [-127, 127]")
+    }
+
+    private init(source: Source, rows: Int, cols: Int, scales: [Float], bias: Tensor?, isa: KernelISA) throws {
+        guard rows > 0, cols > 0, scales.count == rows else {
+            throw TensorError.shapeMismatch(op: "QuantizedLinear", "\(scales.count) scales for [\(rows), \(cols)]")
+        }
+        if let bias, bias.count != rows {
+            throw TensorError.shapeMismatch(op: "QuantizedLinear", "bias \(bias.shape) for \(rows) outputs")
         }
         guard isa.isSupported else {
             throw TensorError.invalidArgument("QuantizedLinear: kernel path \(isa) is not supported on this CPU")
         }
-        let p = w.values.withUnsafeBufferPointer {
-            rk_q8_pack($0.baseAddress, Int32(w.rows), Int32(w.cols), Int32(w.cols), isa.raw)
+        let packedOrNil = try source.withPointer { values -> UnsafeMutablePointer<rk_q8_weights>? in
+            if let bad = (0..<(rows * cols)).first(where: { values[$0] == -128 }) {
+                throw TensorError.invalidArgument("QuantizedLinear: value -128 at index \(bad); symmetric int8 uses [-127, 127]")
+            }
+            return rk_q8_pack(values, Int32(rows), Int32(cols), Int32(cols), isa.raw)
         }
-        guard let p else { throw TensorError.invalidArgument("QuantizedLinear: packing [\(w.rows), \(w.cols)] for \(isa) failed") }
+        guard let p = packedOrNil else {
+            throw TensorError.invalidArgument("QuantizedLinear: packing [\(rows), \(cols)] for \(isa) failed")
+        }
         packed = p
-        inFeatures = w.cols
-        outFeatures = w.rows
-        weightScales = w.scales
+        inFeatures = cols
+        outFeatures = rows
+        weightScales = scales
         self.bias = bias
         self.isa = KernelISA(rawValue: Int32(p.pointee.isa.rawValue)) ?? isa
     }

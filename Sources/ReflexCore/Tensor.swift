@@ -1,13 +1,18 @@
 import CKernels
 
-/// Owned, 64-byte aligned, zero-initialised storage for `count` floats.
-///
-/// The alignment lets SIMD kernels and OpenBLAS use aligned loads; the buffer is never resized.
+/// Storage for `count` floats: either owned (64-byte aligned, zero-initialised, allocated here) or
+/// borrowed read-only from memory someone else keeps alive — a memory-mapped checkpoint, so fp32
+/// weights load without a copy. Borrowed storage is never written: `Tensor` copies before a write.
 public final class TensorStorage: @unchecked Sendable {
     /// Start of the buffer (valid for `count` elements; at least one element is always allocated).
     public let pointer: UnsafeMutablePointer<Float>
     /// Number of elements.
     public let count: Int
+    /// The owner of borrowed memory (nil for owned storage).
+    public let owner: AnyObject?
+
+    /// Whether the elements live in someone else's (read-only) memory.
+    public var isBorrowed: Bool { owner != nil }
 
     /// Allocates `count` zeroed floats.
     public init(count: Int) {
@@ -17,9 +22,17 @@ public final class TensorStorage: @unchecked Sendable {
         pointer = raw.bindMemory(to: Float.self, capacity: Swift.max(count, 1))
         pointer.initialize(repeating: 0, count: Swift.max(count, 1))
         self.count = count
+        owner = nil
     }
 
-    deinit { rk_free(pointer) }
+    /// Borrows `count` floats at `pointer`, kept alive by `owner`.
+    public init(borrowing pointer: UnsafePointer<Float>, count: Int, owner: AnyObject) {
+        self.pointer = UnsafeMutablePointer(mutating: pointer)
+        self.count = count
+        self.owner = owner
+    }
+
+    deinit { if owner == nil { rk_free(pointer) } }
 }
 
 /// A dense, row-major fp32 tensor with value semantics (copy on write).
@@ -50,6 +63,13 @@ public struct Tensor: Sendable {
         values.withUnsafeBufferPointer { src in
             if let base = src.baseAddress { storage.pointer.update(from: base, count: n) }
         }
+    }
+
+    /// A read-only view of `shape.reduce(1, *)` floats at `pointer`, kept alive by `owner`
+    /// (zero-copy weights). Writes through the returned value copy first.
+    public init(borrowing pointer: UnsafePointer<Float>, shape: [Int], owner: AnyObject) {
+        self.shape = shape
+        storage = TensorStorage(borrowing: pointer, count: shape.reduce(1, *), owner: owner)
     }
 
     /// A tensor whose elements are produced by `body(flatIndex)`.
@@ -107,7 +127,7 @@ public struct Tensor: Sendable {
 
     /// Ensures this value owns its buffer before a write.
     @inlinable mutating func makeUnique() {
-        if !isKnownUniquelyReferenced(&storage) {
+        if !isKnownUniquelyReferenced(&storage) || storage.isBorrowed {
             let fresh = TensorStorage(count: count)
             fresh.pointer.update(from: storage.pointer, count: count)
             storage = fresh

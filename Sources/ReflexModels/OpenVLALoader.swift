@@ -43,10 +43,11 @@ public struct OpenVLALoader {
         }
         if info.dtype == .I8 {
             let scales = try tensor(name + ".weight" + PrismaticNames.scaleSuffix, [out])
-            let raw = UnsafeRawBufferPointer(rebasing: shard.bytes(info)[(keep.lowerBound * inp)..<(keep.upperBound * inp)])
-            let q = QuantizedRows(rows: keep.count, cols: inp, values: raw.map { Int8(bitPattern: $0) },
-                                  scales: Array(scales.scalars[keep]))
-            do { return try QuantizedLinear(quantized: q, bias: b) } catch {
+            // Packed straight from the mapping: no intermediate copy of the int8 values.
+            let base = shard.bytes(info).baseAddress!.advanced(by: keep.lowerBound * inp).assumingMemoryBound(to: Int8.self)
+            do {
+                return try QuantizedLinear(values: base, rows: keep.count, cols: inp, scales: Array(scales.scalars[keep]), bias: b)
+            } catch {
                 throw ModelError(file: shard.path, key: name + ".weight", "\(error)")
             }
         }

@@ -8,6 +8,8 @@ import ReflexCore
 ///   becomes `I8` with the same name and shape, symmetric per output channel
 ///   (q = round-half-even(w / s), s = max|row| / 127, q ∈ [-127, 127]);
 /// - its scales are an `F32` tensor `<name>_scale` of shape [out] (so w ≈ s[n] · q[n][k]);
+/// - the token-embedding table is stored as `F32` (so the runtime maps it without a copy and only
+///   the looked-up rows ever load), and a tied LM head gets its own int8 `language_model.lm_head.weight`;
 /// - every other tensor is copied unchanged (dtype included);
 /// - header metadata `reflex.quantization` = `int8`, `reflex.scheme` describes the layout;
 /// - config.json, tokenizer and statistics files are copied next to it.
@@ -39,26 +41,37 @@ public enum CheckpointQuantizer {
         typealias Layout = (name: String, dtype: SafeTensorsDType, shape: [Int], bytes: Int)
         var layout: [Layout] = []
         var producers: [() throws -> [UInt8]] = []
+        /// Adds `target` (I8) and its scales, quantized from the float tensor `source`.
+        func addQuantized(_ target: String, from source: String, shard: SafeTensorsFile, shape: [Int]) {
+            let (out, inp) = (shape[0], shape[1])
+            // One quantization per weight, shared by the two entries it produces.
+            var cached: QuantizedRows?
+            func rows() throws -> QuantizedRows {
+                if let cached { return cached }
+                let q = QuantizedRows(try shard.floatTensor(source))
+                cached = q
+                return q
+            }
+            layout.append((target, .I8, shape, out * inp))
+            producers.append { try rows().values.map { UInt8(bitPattern: $0) } }
+            layout.append((target + PrismaticNames.scaleSuffix, .F32, [out], out * 4))
+            producers.append {
+                let s = try rows().scales
+                cached = nil
+                return s.withUnsafeBytes { Array($0) }
+            }
+        }
+        let headName = PrismaticNames.lmHead + ".weight"
         for name in weights.names {
             let (shard, info) = try weights.entry(name)
             if info.dtype != .I8, isLinearWeight(name, shape: info.shape) {
-                let (out, inp) = (info.shape[0], info.shape[1])
-                // One quantization per weight, shared by the two entries it produces.
-                var cached: QuantizedRows?
-                func rows() throws -> QuantizedRows {
-                    if let cached { return cached }
-                    let q = QuantizedRows(try shard.floatTensor(name))
-                    cached = q
-                    return q
+                addQuantized(name, from: name, shard: shard, shape: info.shape)
+            } else if name == PrismaticNames.embedTokens {
+                if !weights.contains(headName) {
+                    addQuantized(headName, from: name, shard: shard, shape: info.shape)  // tied head
                 }
-                layout.append((name, .I8, info.shape, out * inp))
-                producers.append { try rows().values.map { UInt8(bitPattern: $0) } }
-                layout.append((name + PrismaticNames.scaleSuffix, .F32, [out], out * 4))
-                producers.append {
-                    let s = try rows().scales
-                    cached = nil
-                    return s.withUnsafeBytes { Array($0) }
-                }
+                layout.append((name, .F32, info.shape, info.elementCount * 4))
+                producers.append { try shard.floatTensor(name).withUnsafeBufferPointer { Array(UnsafeRawBufferPointer($0)) } }
             } else {
                 layout.append((name, info.dtype, info.shape, info.byteRange.count))
                 producers.append { Array(shard.bytes(info)) }

@@ -159,13 +159,17 @@ public final class SafeTensorsFile: @unchecked Sendable {
         UnsafeRawBufferPointer(start: base + info.byteRange.lowerBound, count: info.byteRange.count)
     }
 
-    /// A floating-point tensor converted to fp32 (F32 copied, F16/BF16 widened).
+    /// A floating-point tensor as fp32: F32 data that is 4-byte aligned in the file is borrowed from
+    /// the mapping without a copy (pages load on first touch); F16/BF16 are widened into new memory.
     public func floatTensor(_ name: String) throws -> Tensor {
         let i = try info(name)
         guard [.F32, .BF16, .F16].contains(i.dtype) else {
             throw ModelError(file: path, key: name, "expected a floating-point tensor, found \(i.dtype.rawValue)")
         }
         let src = bytes(i)
+        if i.dtype == .F32, i.elementCount > 0, Int(bitPattern: src.baseAddress!) % MemoryLayout<Float>.alignment == 0 {
+            return Tensor(borrowing: src.baseAddress!.assumingMemoryBound(to: Float.self), shape: i.shape, owner: self)
+        }
         var t = Tensor(zeros: i.shape)
         let n = i.elementCount
         t.withUnsafeMutableBufferPointer { dst in
