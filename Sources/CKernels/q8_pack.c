@@ -65,6 +65,41 @@ void rk_q8_pack_a_panel(const rk_q8_impl *impl, const int8_t *src, int lda, int 
 
 /// Packs row-major int8 weights (N x K, stride ldw) for `isa` (AUTO → best). Returns NULL when the
 /// path is unsupported, the arguments are invalid, or allocation fails.
+typedef struct {
+    rk_q8_weights *p;
+    const int8_t *w;
+    int ldw, g, nr;
+    int panels_per_task;
+} pack_ctx;
+
+/// Packs weight rows [j0, j1) and their row sums.
+static void pack_rows(const pack_ctx *c, int j0, int j1) {
+    rk_q8_weights *p = c->p;
+    const int g = c->g, nr = c->nr, k = p->k;
+    const int full = k / g, groups = p->k_pad / g;
+    const ptrdiff_t step = (ptrdiff_t)nr * g;
+    for (int j = j0; j < j1; j++) {
+        const int8_t *s = c->w + (ptrdiff_t)j * c->ldw;
+        const ptrdiff_t panel = (ptrdiff_t)(j / nr) * nr * p->k_pad;
+        uint8_t *d = (uint8_t *)p->data + panel + (ptrdiff_t)(j % nr) * g;
+        int32_t sum = 0;
+        for (int t = 0; t < k; t++) sum += s[t];
+        p->row_sum[j] = sum;
+        int q = 0;
+        for (; q < full; q++, d += step, s += g) copy_group(d, s, g, 0);
+        for (; q < groups; q++, d += step, s += g)
+            for (int t = 0; q * g + t < k; t++) d[t] = (uint8_t)s[t];
+    }
+}
+
+static void pack_rows_task(void *ctx, int task) {
+    const pack_ctx *c = ctx;
+    const int j0 = task * c->panels_per_task * c->nr;
+    int j1 = j0 + c->panels_per_task * c->nr;
+    if (j1 > c->p->n) j1 = c->p->n;
+    if (j0 < j1) pack_rows(c, j0, j1);
+}
+
 rk_q8_weights *rk_q8_pack(const int8_t *w, int n, int k, int ldw, rk_isa isa) {
     if (isa == RK_ISA_AUTO) isa = rk_isa_best();
     const rk_q8_impl *impl = rk_q8_impl_for(isa);
@@ -88,19 +123,16 @@ rk_q8_weights *rk_q8_pack(const int8_t *w, int n, int k, int ldw, rk_isa isa) {
     memset(p->data, 0, p->bytes);
     memset(p->row_sum, 0, sizeof(int32_t) * (size_t)p->n_pad);
 
-    const int full = k / g, groups = p->k_pad / g;
-    const ptrdiff_t step = (ptrdiff_t)nr * g;
-    for (int j = 0; j < n; j++) {
-        const int8_t *s = w + (ptrdiff_t)j * ldw;
-        const ptrdiff_t panel = (ptrdiff_t)(j / nr) * nr * p->k_pad;
-        uint8_t *d = (uint8_t *)p->data + panel + (ptrdiff_t)(j % nr) * g;
-        int32_t sum = 0;
-        for (int t = 0; t < k; t++) sum += s[t];
-        p->row_sum[j] = sum;
-        int q = 0;
-        for (; q < full; q++, d += step, s += g) copy_group(d, s, g, 0);
-        for (; q < groups; q++, d += step, s += g)
-            for (int t = 0; q * g + t < k; t++) d[t] = (uint8_t)s[t];
+    pack_ctx ctx = {p, w, ldw, g, nr};
+    // Rows are independent (each writes its own lanes of its panel): spread them over the pool in
+    // chunks of whole panels once the matrix is big enough to pay for the hand-off.
+    const int panels = p->n_pad / nr;
+    const int chunk = panels < 64 ? panels : (panels + 63) / 64;
+    if ((size_t)n * (size_t)k >= ((size_t)1 << 20)) {
+        ctx.panels_per_task = chunk;
+        rk_parallel_for((panels + chunk - 1) / chunk, pack_rows_task, &ctx);
+    } else {
+        pack_rows(&ctx, 0, n);
     }
     return p;
 }

@@ -79,3 +79,17 @@ void rk_quantize_rows_q8(const float *x, int rows, int cols, int ldx, int8_t *q,
     quantize_ctx c = {x, q, scale, rows, cols, ldx, ldq, rows < 4 * threads ? rows : 4 * threads};
     rk_parallel_for(c.chunks, quantize_task, &c);
 }
+
+/// Index of the first element equal to `value` in p[0..n), or -1. Scans 64-byte blocks with a
+/// branch-free inner loop (vectorized by the compiler) and only looks closer at a block that hits.
+ptrdiff_t rk_find_i8(const int8_t *p, size_t n, int8_t value) {
+    size_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        int hit = 0;
+        for (int j = 0; j < 64; j++) hit |= (p[i + j] == value);
+        if (hit) break;
+    }
+    for (; i < n; i++)
+        if (p[i] == value) return (ptrdiff_t)i;
+    return -1;
+}

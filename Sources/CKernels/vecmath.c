@@ -1,6 +1,6 @@
 // Vector math for the layers around the matrix products (see rk_vecmath.h).
 // Each public function is a simple loop over an inline scalar formula; on x86-64 it is compiled
-// three times (AVX-512, AVX2+FMA, baseline) through target_clones and the dynamic loader picks the
+// three times (AVX-512, AVX2, baseline) through target_clones and the dynamic loader picks the
 // clone for the running CPU, so there is no ISA-specific source to keep in sync here.
 #include "rk_vecmath.h"
 #include <math.h>
@@ -8,7 +8,10 @@
 #include <string.h>
 
 #if defined(__x86_64__) && defined(__ELF__)
-#define RK_MULTIVERSION __attribute__((target_clones("arch=skylake-avx512", "arch=haswell", "default")))
+// Clones are chosen by CPU *features*, not by CPU model ("arch=..."): under hypervisors that report
+// a generic model an arch-based resolver falls back to the baseline clone (measured here: the
+// baseline clone ran with floorf through the PLT). avx512f implies AVX2 and FMA.
+#define RK_MULTIVERSION __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define RK_MULTIVERSION
 #endif

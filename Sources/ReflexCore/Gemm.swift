@@ -12,7 +12,7 @@ public enum GemmProfiler {
     public static func reset() { nanoseconds = 0; calls = 0; flops = 0 }
 }
 
-/// Row-major fp32 GEMM through OpenBLAS: C = alpha · op(A) · op(B) + beta · C, where op(A) is M×K
+/// Row-major fp32 GEMM through OpenBLAS (sgemv when op(A) is a single row): C = alpha · op(A) · op(B) + beta · C, where op(A) is M×K
 /// and op(B) is K×N. Leading dimensions are row strides in elements. No shape checks: callers
 /// (the Tensor operations) validate shapes before calling.
 @inlinable
@@ -23,9 +23,21 @@ public func sgemm(
 ) {
     if m == 0 || n == 0 { return }
     let t0 = GemmProfiler.enabled ? monotonicNanos() : 0
-    cblas_sgemm(
-        CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-        Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    if m == 1 && !transA {
+        // One row (decoding): a matrix-vector product. sgemm would repack the whole weight matrix
+        // on every call; sgemv streams it once. y = op(B)ᵀ-shaped: c[j] = Σ_p a[p] · op(B)[p][j].
+        if transB {
+            // B is [n, k] (weights in the Hugging Face layout): c = B · a.
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(n), Int32(k), alpha, b, Int32(ldb), a, 1, beta, c, 1)
+        } else {
+            // B is [k, n]: c = Bᵀ · a.
+            cblas_sgemv(CblasRowMajor, CblasTrans, Int32(k), Int32(n), alpha, b, Int32(ldb), a, 1, beta, c, 1)
+        }
+    } else {
+        cblas_sgemm(
+            CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+            Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
     if GemmProfiler.enabled {
         GemmProfiler.nanoseconds &+= monotonicNanos() &- t0
         GemmProfiler.calls += 1

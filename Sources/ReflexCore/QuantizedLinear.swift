@@ -108,7 +108,8 @@ public final class QuantizedLinear: LinearLayer, @unchecked Sendable {
             throw TensorError.invalidArgument("QuantizedLinear: kernel path \(isa) is not supported on this CPU")
         }
         let packedOrNil = try source.withPointer { values -> UnsafeMutablePointer<rk_q8_weights>? in
-            if let bad = (0..<(rows * cols)).first(where: { values[$0] == -128 }) {
+            let bad = rk_find_i8(values, rows * cols, -128)
+            if bad >= 0 {
                 throw TensorError.invalidArgument("QuantizedLinear: value -128 at index \(bad); symmetric int8 uses [-127, 127]")
             }
             return rk_q8_pack(values, Int32(rows), Int32(cols), Int32(cols), isa.raw)

@@ -46,13 +46,16 @@ public struct OpenVLALoader {
             // Packed straight from the mapping: no intermediate copy of the int8 values.
             let base = shard.bytes(info).baseAddress!.advanced(by: keep.lowerBound * inp).assumingMemoryBound(to: Int8.self)
             do {
-                return try QuantizedLinear(values: base, rows: keep.count, cols: inp, scales: Array(scales.scalars[keep]), bias: b)
+                let layer = try QuantizedLinear(values: base, rows: keep.count, cols: inp, scales: Array(scales.scalars[keep]), bias: b)
+                shard.release(info)
+                return layer
             } catch {
                 throw ModelError(file: shard.path, key: name + ".weight", "\(error)")
             }
         }
         var w = try shard.floatTensor(name + ".weight")
         if rows != nil { w = try w.slice(axis: 0, keep) }
+        if precision == .int8 || info.dtype != .F32 { shard.release(info) }  // the data now lives elsewhere
         return precision == .int8 ? try QuantizedLinear(weight: w, bias: b) : try Linear(weight: w, bias: b)
     }
 
@@ -158,7 +161,10 @@ public struct OpenVLALoader {
         let layers = try dims.enumerated().map { try linear(PrismaticNames.projector($0.offset + 1), out: $0.element.1, in: $0.element.0, bias: true) }
         let projector = try Projector(kind: kind, layers: layers)
         let numPatches = encoders[0].transformer.config.numPatches
-        let llm = try loadLLM(maxPositions: config.textConfig.maxPositionEmbeddings ?? (numPatches + 512))
+        // Rotary tables for the positions a prompt can use: image tokens plus a generous text budget
+        // (not the model's 32k context, which would cost time and memory at every load).
+        let positions = Swift.min(config.textConfig.maxPositionEmbeddings ?? Int.max, numPatches + 1024)
+        let llm = try loadLLM(maxPositions: positions)
         let actions = try ActionTokenizer(vocabSize: config.actionVocabTop, bins: config.actionBins)
         guard actions.tokenRange.lowerBound >= 0, actions.tokenRange.upperBound <= config.textConfig.vocabSize else {
             throw ModelError(file: configPath, key: "n_action_bins", "action tokens \(actions.tokenRange) fall outside the vocabulary of \(config.textConfig.vocabSize)")

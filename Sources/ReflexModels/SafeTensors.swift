@@ -159,6 +159,16 @@ public final class SafeTensorsFile: @unchecked Sendable {
         UnsafeRawBufferPointer(start: base + info.byteRange.lowerBound, count: info.byteRange.count)
     }
 
+    /// Drops the mapped pages of a tensor from this process's resident memory (they are re-read from
+    /// the file if touched again). Called once a tensor has been copied out — packed int8 weights,
+    /// widened bf16 — so loading does not hold both the file pages and the copy.
+    public func release(_ info: SafeTensorInfo) {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = (info.byteRange.lowerBound + page - 1) / page * page
+        let end = info.byteRange.upperBound / page * page
+        if end > start { madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, MADV_DONTNEED) }
+    }
+
     /// A floating-point tensor as fp32: F32 data that is 4-byte aligned in the file is borrowed from
     /// the mapping without a copy (pages load on first touch); F16/BF16 are widened into new memory.
     public func floatTensor(_ name: String) throws -> Tensor {

@@ -63,9 +63,11 @@ struct BenchModel: ParsableCommand {
         Kernels.setThreads(threads ?? Kernels.threads)
         let t0 = monotonicNanos()
         let vla: OpenVLA, promptIds: [Int], name: String
+        var precision = quant
         var layerScale = 1.0
         if let model {
             let loader = try OpenVLALoader(directory: model, precision: quant)
+            precision = loader.precision
             vla = try loader.load()
             if promptTokens == nil, FileManager.default.fileExists(atPath: model + "/tokenizer.json") {
                 promptIds = PromptBuilder(tokenizer: try Tokenizer(directory: model), config: loader.config).ids(instruction)
@@ -113,17 +115,17 @@ struct BenchModel: ParsableCommand {
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
         let report = ModelBenchReport(
-            model: name, precision: quant.rawValue, threads: Kernels.threads, runs: runs, promptTokens: promptIds.count,
+            model: name, precision: precision.rawValue, threads: Kernels.threads, runs: runs, promptTokens: promptIds.count,
             sequenceLength: promptIds.count + vla.numPatches, llmLayers: vla.llm.layers.count, latencyMs: med,
             fullModelEstimateMs: layerScale == 1 ? nil : med.preprocess + med.vision + med.projector + (med.prefill + med.decode) * layerScale,
-            gemmShareOfTotal: quant == .fp32 ? gemmShares.sorted()[gemmShares.count / 2] : nil,
+            gemmShareOfTotal: precision == .fp32 ? gemmShares.sorted()[gemmShares.count / 2] : nil,
             loadMs: loadMs, peakRSSMB: Double(usage.ru_maxrss) / 1024)
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
             FileHandle.standardOutput.write(try encoder.encode(report) + Data("\n".utf8))
         } else {
-            print("model \(name) (\(quant.rawValue), \(Kernels.threads) threads, \(promptIds.count) prompt tokens + \(vla.numPatches) image tokens)")
+            print("model \(name) (\(precision.rawValue), \(Kernels.threads) threads, \(promptIds.count) prompt tokens + \(vla.numPatches) image tokens)")
             print(String(format: "median of %d: preprocess %.1f ms, vision %.1f, projector %.1f, prefill %.1f, decode %.1f, total %.1f ms",
                          runs, med.preprocess, med.vision, med.projector, med.prefill, med.decode, med.total))
             if let est = report.fullModelEstimateMs {

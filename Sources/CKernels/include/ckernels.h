@@ -91,6 +91,10 @@ void rk_q8_gemm_ref(const int8_t *a, int m, int lda, const int8_t *w, int n, int
 void rk_quantize_rows_q8(const float *x, int rows, int cols, int ldx,
                          int8_t *q, int ldq, float *scale);
 
+/// Index of the first element equal to `value` in p[0..n), or -1 (validates int8 weights read from
+/// files: symmetric quantization never produces -128).
+ptrdiff_t rk_find_i8(const int8_t *p, size_t n, int8_t value);
+
 // MARK: - Memory bandwidth probes (for benchmarks)
 
 /// Copies `bytes` from src to dst with all pool threads; returns nothing (time it outside).

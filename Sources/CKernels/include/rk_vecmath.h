@@ -1,6 +1,6 @@
 // Vector math for the layers around the matrix products: exp, activations, normalization, softmax.
 // Plain loops written so the compiler vectorizes them; on x86-64 each function is cloned for
-// AVX-512 / AVX2+FMA / baseline and the loader picks one (function multiversioning), so the same
+// AVX-512 / AVX2 / baseline and the loader picks one (function multiversioning), so the same
 // source serves every CPU. Accuracy: exp ~2 ulp on [-87.3, 88]; erf |error| < 1.5e-7.
 #ifndef REFLEX_VECMATH_H
 #define REFLEX_VECMATH_H
