@@ -22,10 +22,8 @@ from __future__ import annotations
 
 import argparse
 import importlib.metadata
-import io
 import json
 import math
-import os
 import platform
 import shutil
 import sys
@@ -981,6 +979,13 @@ def write_json(path: Path, obj) -> None:
     path.write_text(json.dumps(obj, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
+def write_tokenizer_cases(path: Path, tok_json: str) -> None:
+    """One JSON object per line (the pretty form puts every id on its own line and is 3x larger)."""
+    header = json.dumps({"tokenizer": "tokenizer.json", "library": "tokenizers"}, ensure_ascii=False)[:-1]
+    body = ",\n".join(json.dumps(c, ensure_ascii=False) for c in tokenizer_cases(tok_json))
+    path.write_text(header + ', "cases": [\n' + body + "\n]}\n", encoding="utf-8")
+
+
 def make_config(spec: FixtureSpec, lm: nn.Module, tok_info: Dict) -> Dict:
     fused = len(spec.vision) > 1
     vocab = action_vocab(spec, tok_info)
@@ -1248,8 +1253,7 @@ def build_fixture(spec: FixtureSpec, out_root: Path, tok_json: str, tok_info: Di
     (out_dir / "tokenizer.json").write_text(tok_json + "\n", encoding="utf-8")
     for fname, obj in tokenizer_side_files(spec, tok_info).items():
         write_json(out_dir / fname, obj)
-    write_json(out_dir / "tokenizer_cases.json", {"tokenizer": "tokenizer.json", "library": "tokenizers",
-                                                  "cases": tokenizer_cases(tok_json)})
+    write_tokenizer_cases(out_dir / "tokenizer_cases.json", tok_json)
     ref = {
         "fixture": spec.name,
         "weights": files,
