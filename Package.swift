@@ -44,7 +44,7 @@ let package = Package(
         // Checkpoints: safetensors, config.json, tokenizer.json, weight-name mapping. Uses Foundation.
         .target(
             name: "ReflexModels",
-            dependencies: ["ReflexCore", "CImageCodecs"]
+            dependencies: ["ReflexCore", "CKernels", "CImageCodecs"]
         ),
         .executableTarget(
             name: "reflex",

@@ -34,3 +34,12 @@ void *rk_alloc(size_t bytes) {
 
 /// Frees memory from rk_alloc (NULL is fine).
 void rk_free(void *p) { free(p); }
+
+/// Returns free heap memory to the system (glibc: malloc_trim, which also releases free pages in
+/// the middle of the heap). Loaders call it between layers so conversion temporaries that the
+/// heap kept do not add up.
+void rk_release_free_memory(void) {
+#if defined(__GLIBC__)
+    malloc_trim(0);
+#endif
+}

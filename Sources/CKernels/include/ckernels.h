@@ -107,6 +107,8 @@ uint64_t rk_parallel_read(const void *src, size_t bytes);
 /// 64-byte aligned allocation (NULL on failure); free with rk_free.
 void *rk_alloc(size_t bytes);
 void rk_free(void *p);
+/// Returns free heap memory to the system (between model layers while loading).
+void rk_release_free_memory(void);
 
 #ifdef __cplusplus
 }
