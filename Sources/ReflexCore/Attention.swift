@@ -71,7 +71,7 @@ public enum Attention {
         let out = Tensor(zeros: q.shape)
         if t == 0 || keyCount == 0 { return out }
         let s = keyCount, group = heads / kvHeads, scale = Float(1 / Double(d).squareRoot())
-        let scores = Tensor(zeros: [t, s])
+        let scores = Tensor(uninitialized: [t, s])
         let sp = scores.storage.pointer
         for h in 0..<heads {
             let kvh = h / group

@@ -14,7 +14,7 @@ extension LinearLayer {
         guard x.rank >= 1 else {
             throw TensorError.shapeMismatch(op: "\(Self.self)", "input \(x.shape) for [\(outFeatures), \(inFeatures)]")
         }
-        var y = Tensor(zeros: Array(x.shape.dropLast()) + [outFeatures])
+        var y = Tensor(uninitialized: Array(x.shape.dropLast()) + [outFeatures])
         try apply(x, into: &y)
         return y
     }

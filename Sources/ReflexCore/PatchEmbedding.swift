@@ -12,7 +12,7 @@ extension Tensor {
         }
         let gh = h / p, gw = w / p, cols = c * p * p
         // im2col: one row per patch, columns in (channel, ky, kx) order to match the weight layout.
-        let patches = Tensor(zeros: [gh * gw, cols])
+        let patches = Tensor(uninitialized: [gh * gw, cols])
         let src = image.storage.pointer, dst = patches.storage.pointer
         parallelRows(gh) { range in
             for py in range {

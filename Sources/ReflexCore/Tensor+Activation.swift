@@ -25,7 +25,7 @@ extension Tensor {
         guard gate.shape == up.shape else {
             throw TensorError.shapeMismatch(op: "siluMul", "gate \(gate.shape) and up \(up.shape)")
         }
-        let y = Tensor(zeros: gate.shape)
+        let y = Tensor(uninitialized: gate.shape)
         let g = gate.storage.pointer, u = up.storage.pointer, out = y.storage.pointer
         parallelChunks(gate.count) { lo, n in rk_silu_mul(g + lo, u + lo, out + lo, n) }
         return y
@@ -43,7 +43,7 @@ extension Tensor {
     }
 
     private func unary(_ kernel: (UnsafePointer<Float>?, UnsafeMutablePointer<Float>?, Int) -> Void) -> Tensor {
-        let y = Tensor(zeros: shape)
+        let y = Tensor(uninitialized: shape)
         let x = storage.pointer, out = y.storage.pointer
         parallelChunks(count) { lo, n in kernel(x + lo, out + lo, n) }
         return y

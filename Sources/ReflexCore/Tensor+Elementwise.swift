@@ -15,7 +15,7 @@ extension Tensor {
 
     /// `self * s`.
     public func scaled(by s: Float) -> Tensor {
-        let y = Tensor(zeros: shape)
+        let y = Tensor(uninitialized: shape)
         rk_vscale(storage.pointer, s, y.storage.pointer, count)
         return y
     }
@@ -46,7 +46,7 @@ extension Tensor {
         _ kernel: (UnsafePointer<Float>?, UnsafePointer<Float>?, UnsafeMutablePointer<Float>?, Int) -> Void
     ) throws -> Tensor {
         let mode = try broadcastMode(other, op: op)
-        let y = Tensor(zeros: shape)
+        let y = Tensor(uninitialized: shape)
         let a = storage.pointer, b = other.storage.pointer, out = y.storage.pointer
         if mode == .same {
             kernel(a, b, out, count)

@@ -14,7 +14,7 @@ extension Tensor {
                 op: "matmul",
                 "\(a.shape)\(transposeA ? "ᵀ" : "") · \(b.shape)\(transposeB ? "ᵀ" : ""): inner sizes \(ka) ≠ \(kb)")
         }
-        var c = Tensor(zeros: [m, n])
+        var c = Tensor(uninitialized: [m, n])
         sgemm(transA: transposeA, transB: transposeB, m: m, n: n, k: ka,
               a: a.storage.pointer, lda: a.shape[1], b: b.storage.pointer, ldb: b.shape[1],
               c: c.storage.pointer, ldc: n)
@@ -34,7 +34,7 @@ extension Tensor {
         guard bb == batch, kb == k else {
             throw TensorError.shapeMismatch(op: "batchedMatmul", "\(a.shape) · \(b.shape)\(transposeB ? "ᵀ" : "")")
         }
-        let out = Tensor(zeros: [batch, m, n])
+        let out = Tensor(uninitialized: [batch, m, n])
         let bStride = b.rank == 3 ? b.shape[1] * b.shape[2] : 0
         for i in 0..<batch {
             sgemm(transB: transposeB, m: m, n: n, k: k,
@@ -51,7 +51,7 @@ extension Tensor {
         guard weight.rank == 2, x.rank >= 1 else {
             throw TensorError.shapeMismatch(op: "linear", "input \(x.shape) with weight \(weight.shape) (expects [out, \(x.lastDim)])")
         }
-        var y = Tensor(zeros: Array(x.shape.dropLast()) + [weight.shape[0]])
+        var y = Tensor(uninitialized: Array(x.shape.dropLast()) + [weight.shape[0]])
         try linear(x, weight: weight, bias: bias, into: &y)
         return y
     }

@@ -10,7 +10,7 @@ extension Tensor {
                 throw TensorError.shapeMismatch(op: "layerNorm", "\(name) \(p.shape) for rows of \(n)")
             }
         }
-        let y = Tensor(zeros: shape)
+        let y = Tensor(uninitialized: shape)
         let x = storage.pointer, out = y.storage.pointer
         let w = weight?.storage.pointer, b = bias?.storage.pointer
         parallelRows(rows, minRows: 16) { range in
@@ -25,7 +25,7 @@ extension Tensor {
         if let weight, weight.count != n {
             throw TensorError.shapeMismatch(op: "rmsNorm", "weight \(weight.shape) for rows of \(n)")
         }
-        let y = Tensor(zeros: shape)
+        let y = Tensor(uninitialized: shape)
         let x = storage.pointer, out = y.storage.pointer, w = weight?.storage.pointer
         parallelRows(rows, minRows: 16) { range in
             for r in range { rk_rmsnorm(x + r * n, w, out + r * n, n, eps) }

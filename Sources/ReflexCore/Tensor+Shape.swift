@@ -24,7 +24,7 @@ extension Tensor {
         }
         var outShape = first.shape
         outShape[ax] = parts.reduce(0) { $0 + $1.shape[ax] }
-        let out = Tensor(zeros: outShape)
+        let out = Tensor(uninitialized: outShape)
         let (outer, total, inner) = out.split(at: ax)
         var offset = 0
         for p in parts {
@@ -45,7 +45,7 @@ extension Tensor {
         }
         var outShape = shape
         outShape[ax] = range.count
-        let out = Tensor(zeros: outShape)
+        let out = Tensor(uninitialized: outShape)
         let (outer, size, inner) = split(at: ax)
         let width = range.count * inner
         for o in 0..<outer {
@@ -61,7 +61,7 @@ extension Tensor {
         if let bad = indices.first(where: { $0 < 0 || $0 >= r }) {
             throw TensorError.invalidArgument("gatherRows: index \(bad) out of range for \(r) rows of \(shape)")
         }
-        let out = Tensor(zeros: [indices.count, n])
+        let out = Tensor(uninitialized: [indices.count, n])
         for (i, src) in indices.enumerated() {
             (out.storage.pointer + i * n).update(from: storage.pointer + src * n, count: n)
         }
@@ -83,7 +83,7 @@ extension Tensor {
     public func transposed() throws -> Tensor {
         guard rank == 2 else { throw TensorError.shapeMismatch(op: "transpose", "needs 2-D, got \(shape)") }
         let (r, c) = (shape[0], shape[1])
-        let out = Tensor(zeros: [c, r])
+        let out = Tensor(uninitialized: [c, r])
         let src = storage.pointer, dst = out.storage.pointer
         // Blocked so both sides stay in cache.
         let bs = 32

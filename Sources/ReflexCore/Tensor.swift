@@ -15,12 +15,17 @@ public final class TensorStorage: @unchecked Sendable {
     public var isBorrowed: Bool { owner != nil }
 
     /// Allocates `count` zeroed floats.
-    public init(count: Int) {
+    public convenience init(count: Int) {
+        self.init(uninitializedCount: count)
+        pointer.update(repeating: 0, count: Swift.max(count, 1))
+    }
+
+    /// Allocates `count` floats without clearing them: for outputs an operation writes completely.
+    @usableFromInline init(uninitializedCount count: Int) {
         precondition(count >= 0, "negative element count \(count)")
         let bytes = Swift.max(count, 1) * MemoryLayout<Float>.stride
         guard let raw = rk_alloc(bytes) else { fatalError("out of memory allocating \(bytes) bytes") }
         pointer = raw.bindMemory(to: Float.self, capacity: Swift.max(count, 1))
-        pointer.initialize(repeating: 0, count: Swift.max(count, 1))
         self.count = count
         owner = nil
     }
@@ -51,6 +56,14 @@ public struct Tensor: Sendable {
         precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in shape \(shape)")
         self.shape = shape
         self.storage = TensorStorage(count: shape.reduce(1, *))
+    }
+
+    /// A tensor whose elements the caller will all overwrite before reading (skips the clearing
+    /// pass on operation outputs).
+    init(uninitialized shape: [Int]) {
+        precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in shape \(shape)")
+        self.shape = shape
+        self.storage = TensorStorage(uninitializedCount: shape.reduce(1, *))
     }
 
     /// A tensor holding `values` in row-major order; throws when the count does not match the shape.
@@ -128,7 +141,7 @@ public struct Tensor: Sendable {
     /// Ensures this value owns its buffer before a write.
     @inlinable mutating func makeUnique() {
         if !isKnownUniquelyReferenced(&storage) || storage.isBorrowed {
-            let fresh = TensorStorage(count: count)
+            let fresh = TensorStorage(uninitializedCount: count)
             fresh.pointer.update(from: storage.pointer, count: count)
             storage = fresh
         }
