@@ -112,14 +112,12 @@ struct BenchModel: ParsableCommand {
         med.projector = median(\.projector)
         med.prefill = median(\.prefill)
         med.decode = median(\.decode)
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
         let report = ModelBenchReport(
             model: name, precision: precision.rawValue, threads: Kernels.threads, runs: runs, promptTokens: promptIds.count,
             sequenceLength: promptIds.count + vla.numPatches, llmLayers: vla.llm.layers.count, latencyMs: med,
             fullModelEstimateMs: layerScale == 1 ? nil : med.preprocess + med.vision + med.projector + (med.prefill + med.decode) * layerScale,
             gemmShareOfTotal: precision == .fp32 ? gemmShares.sorted()[gemmShares.count / 2] : nil,
-            loadMs: loadMs, peakRSSMB: Double(usage.ru_maxrss) / 1024)
+            loadMs: loadMs, peakRSSMB: Self.peakRSSMiB())
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
@@ -134,6 +132,16 @@ struct BenchModel: ParsableCommand {
             if let g = report.gemmShareOfTotal { print(String(format: "time inside fp32 GEMM: %.1f%%", g * 100)) }
             print(String(format: "load %.0f ms, peak RSS %.0f MB", loadMs, report.peakRSSMB))
         }
+    }
+
+    /// This process's peak resident set (VmHWM, MiB). Not getrusage's ru_maxrss: Linux carries that
+    /// across exec, so a child of a large process (a Python benchmark driver) would report the
+    /// parent's footprint.
+    static func peakRSSMiB() -> Double {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+              let kb = Double(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") else { return 0 }
+        return kb / 1024
     }
 
     /// BOS (id 1) followed by fixed pseudo-random ids: timing does not depend on which tokens.

@@ -1,0 +1,242 @@
+// Messages of the Reflex bridge protocol (firmware-bridge/PROTOCOL.md). Fixed-size value types only:
+// no classes, no existentials, no allocation, so the firmware uses them as they are.
+
+/// Message type codes (byte 1 of a frame).
+public enum MessageType: UInt8 {
+    case heartbeat = 0x01
+    case statusRequest = 0x02
+    case configure = 0x10
+    case torque = 0x11
+    case targets = 0x12
+    case hold = 0x13
+    case estop = 0x14
+    case status = 0x80
+    case ack = 0x81
+    case nack = 0x82
+}
+
+/// Up to `BridgeWire.maxJoints` 16-bit values, one per joint (positions or limits, servo units).
+public struct JointValues: Equatable {
+    public private(set) var count: Int
+    public var values: InlineArray<16, UInt16>
+
+    public init() { count = 0; values = InlineArray(repeating: 0) }
+
+    /// `count` joints, all `value`.
+    public init(count: Int, value: UInt16) {
+        self.count = min(max(count, 0), BridgeWire.maxJoints)
+        values = InlineArray(repeating: 0)
+        for i in 0..<self.count { values[i] = value }
+    }
+
+    public subscript(i: Int) -> UInt16 {
+        get { values[i] }
+        set { values[i] = newValue }
+    }
+
+    /// Appends a value; returns false when full.
+    @discardableResult
+    public mutating func append(_ v: UInt16) -> Bool {
+        guard count < BridgeWire.maxJoints else { return false }
+        values[count] = v
+        count += 1
+        return true
+    }
+
+    public static func == (a: JointValues, b: JointValues) -> Bool {
+        guard a.count == b.count else { return false }
+        for i in 0..<a.count where a.values[i] != b.values[i] { return false }
+        return true
+    }
+}
+
+/// Up to `BridgeWire.maxJoints` servo IDs.
+public struct ServoIDs: Equatable {
+    public private(set) var count: Int
+    public var ids: InlineArray<16, UInt8>
+
+    public init() { count = 0; ids = InlineArray(repeating: 0) }
+
+    /// IDs 1...count.
+    public init(sequentialCount count: Int) {
+        self.init()
+        for i in 0..<min(max(count, 0), BridgeWire.maxJoints) { append(UInt8(i + 1)) }
+    }
+
+    public subscript(i: Int) -> UInt8 { ids[i] }
+
+    @discardableResult
+    public mutating func append(_ id: UInt8) -> Bool {
+        guard count < BridgeWire.maxJoints else { return false }
+        ids[count] = id
+        count += 1
+        return true
+    }
+
+    public static func == (a: ServoIDs, b: ServoIDs) -> Bool {
+        guard a.count == b.count else { return false }
+        for i in 0..<a.count where a.ids[i] != b.ids[i] { return false }
+        return true
+    }
+}
+
+/// What the watchdog does when it trips.
+public enum WatchdogAction: UInt8 {
+    /// Hold the last applied position, then torque off after `torqueOffDelayMs`.
+    case holdThenTorqueOff = 0
+    /// Torque off at once.
+    case torqueOff = 1
+}
+
+/// CONFIGURE body.
+public struct Configuration: Equatable {
+    public var ids: ServoIDs
+    public var minimum: JointValues
+    public var maximum: JointValues
+    public var watchdogMs: UInt16
+    public var action: WatchdogAction
+    public var torqueOffDelayMs: UInt16
+
+    public var jointCount: Int { ids.count }
+
+    public static let defaultWatchdogMs: UInt16 = 500
+    public static let defaultTorqueOffDelayMs: UInt16 = 1000
+
+    public init(ids: ServoIDs, minimum: JointValues, maximum: JointValues,
+                watchdogMs: UInt16 = Configuration.defaultWatchdogMs,
+                action: WatchdogAction = .holdThenTorqueOff,
+                torqueOffDelayMs: UInt16 = Configuration.defaultTorqueOffDelayMs) {
+        self.ids = ids
+        self.minimum = minimum
+        self.maximum = maximum
+        self.watchdogMs = watchdogMs
+        self.action = action
+        self.torqueOffDelayMs = torqueOffDelayMs
+    }
+
+    /// Default limits (0...4095, the full STS turn), watchdog 500 ms, hold then torque off after 1 s.
+    public init(ids: ServoIDs) {
+        self.init(ids: ids, minimum: JointValues(count: ids.count, value: 0),
+                  maximum: JointValues(count: ids.count, value: 4095))
+    }
+}
+
+/// Watchdog state reported in STATUS.
+public enum WatchdogState: UInt8 {
+    /// Torque is off by command (or never enabled): nothing to watch.
+    case disarmed = 0
+    /// Torque on, fed in time.
+    case armed = 1
+    /// Tripped: holding the last applied position.
+    case holding = 2
+    /// Tripped: torque cut.
+    case torqueOff = 3
+}
+
+/// STATUS flags (bit set).
+public struct StatusFlags: Equatable {
+    public var rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+    public static let configured = StatusFlags(rawValue: 1 << 0)
+    public static let torqueEnabled = StatusFlags(rawValue: 1 << 1)
+    public static let estopped = StatusFlags(rawValue: 1 << 2)
+    public static let holdCommanded = StatusFlags(rawValue: 1 << 3)
+    public func contains(_ f: StatusFlags) -> Bool { rawValue & f.rawValue == f.rawValue }
+    public mutating func insert(_ f: StatusFlags) { rawValue |= f.rawValue }
+    public mutating func remove(_ f: StatusFlags) { rawValue &= ~f.rawValue }
+}
+
+/// STATUS body: the controller's state and its error counters.
+public struct Status: Equatable {
+    public var flags = StatusFlags(rawValue: 0)
+    public var watchdog = WatchdogState.disarmed
+    public var firmwareMajor: UInt8 = 0
+    public var firmwareMinor: UInt8 = 0
+    public var firmwarePatch: UInt8 = 0
+    public var uptimeMs: UInt32 = 0
+    /// Milliseconds since the watchdog was last fed (saturates).
+    public var feedAgeMs: UInt32 = 0
+    /// Sequence number of the last valid frame received.
+    public var lastRxSeq: UInt8 = 0
+    /// Valid frames received.
+    public var rxFrames: UInt32 = 0
+    public var crcErrors: UInt32 = 0
+    /// COBS errors, short frames, wrong version, unknown type, malformed body.
+    public var badFrames: UInt32 = 0
+    /// Runs longer than the maximum frame, dropped.
+    public var oversize: UInt32 = 0
+    public var nacks: UInt32 = 0
+    public var seqGaps: UInt32 = 0
+    public var watchdogTrips: UInt32 = 0
+    /// Target values the controller clamped to the configured limits.
+    public var clampedTargets: UInt32 = 0
+    /// The goal positions last written to the servos (count = configured joints, 0 before any).
+    public var applied = JointValues()
+
+    public init() {}
+}
+
+/// Why a command was refused.
+public enum NackReason: UInt8 {
+    case notConfigured = 1
+    case torqueOff = 2
+    case jointCountMismatch = 3
+    case invalidLimits = 4
+    case invalidIDs = 5
+    case invalidWatchdog = 6
+    case torqueEnabled = 7
+    case watchdogTripped = 8
+    case unsupported = 9
+}
+
+/// ACK body: which frame it answers, plus a type-specific detail (TARGETS: joints clamped).
+public struct Ack: Equatable {
+    public var type: MessageType
+    public var seq: UInt8
+    public var detail: UInt8
+    public init(type: MessageType, seq: UInt8, detail: UInt8 = 0) { self.type = type; self.seq = seq; self.detail = detail }
+}
+
+/// NACK body.
+public struct Nack: Equatable {
+    public var type: MessageType
+    public var seq: UInt8
+    public var reason: NackReason
+    public init(type: MessageType, seq: UInt8, reason: NackReason) { self.type = type; self.seq = seq; self.reason = reason }
+}
+
+/// One protocol message.
+public enum Message: Equatable {
+    case heartbeat
+    case statusRequest
+    case configure(Configuration)
+    case torque(enable: Bool)
+    case targets(JointValues)
+    case hold
+    case estop
+    case status(Status)
+    case ack(Ack)
+    case nack(Nack)
+
+    public var type: MessageType {
+        switch self {
+        case .heartbeat: .heartbeat
+        case .statusRequest: .statusRequest
+        case .configure: .configure
+        case .torque: .torque
+        case .targets: .targets
+        case .hold: .hold
+        case .estop: .estop
+        case .status: .status
+        case .ack: .ack
+        case .nack: .nack
+        }
+    }
+}
+
+/// A decoded frame: sequence number and message.
+public struct Frame: Equatable {
+    public var seq: UInt8
+    public var message: Message
+    public init(seq: UInt8, message: Message) { self.seq = seq; self.message = message }
+}
