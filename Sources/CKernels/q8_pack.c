@@ -127,7 +127,8 @@ rk_q8_weights *rk_q8_pack(const int8_t *w, int n, int k, int ldw, rk_isa isa) {
     // Rows are independent (each writes its own lanes of its panel): spread them over the pool in
     // chunks of whole panels once the matrix is big enough to pay for the hand-off.
     const int panels = p->n_pad / nr;
-    const int chunk = panels < 64 ? panels : (panels + 63) / 64;
+    const int tasks = panels < 64 ? panels : 64;
+    const int chunk = (panels + tasks - 1) / tasks;
     if ((size_t)n * (size_t)k >= ((size_t)1 << 20)) {
         ctx.panels_per_task = chunk;
         rk_parallel_for((panels + chunk - 1) / chunk, pack_rows_task, &ctx);
