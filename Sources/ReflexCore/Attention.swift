@@ -71,14 +71,18 @@ public enum Attention {
         let out = Tensor(zeros: q.shape)
         if t == 0 || keyCount == 0 { return out }
         let s = keyCount, group = heads / kvHeads, scale = Float(1 / Double(d).squareRoot())
-        let scores = Tensor(uninitialized: [t, s])
-        let sp = scores.storage.pointer
-        for h in 0..<heads {
+        let qp = q.storage.pointer, kp = k.storage.pointer, vp = v.storage.pointer, op = out.storage.pointer
+
+        /// One head: scores = q_h·k_hᵀ·scale, masked row softmax, out_h = P·v_h. Returns the
+        /// nanoseconds spent in the two products when `timeGemm` (for the profiler, which worker
+        /// threads must not touch).
+        func head(_ h: Int, _ sp: UnsafeMutablePointer<Float>, profile: Bool, parallelSoftmax: Bool, timeGemm: Bool) -> UInt64 {
             let kvh = h / group
-            sgemm(transB: true, m: t, n: s, k: d, alpha: scale,
-                  a: q.storage.pointer + h * d, lda: heads * d,
-                  b: k.storage.pointer + kvh * d, ldb: kvWidth, c: sp, ldc: s)
-            parallelRows(t, minRows: 8) { range in
+            let t0 = timeGemm ? monotonicNanos() : 0
+            sgemm(transB: true, m: t, n: s, k: d, alpha: scale, a: qp + h * d, lda: heads * d,
+                  b: kp + kvh * d, ldb: kvWidth, c: sp, ldc: s, profile: profile)
+            let t1 = timeGemm ? monotonicNanos() : 0
+            let softmaxRows = { (range: Range<Int>) in
                 for r in range {
                     let row = sp + r * s
                     let valid = causal ? Swift.min(s, queryStart + r + 1) : s
@@ -86,9 +90,40 @@ public enum Attention {
                     if valid < s { (row + valid).update(repeating: 0, count: s - valid) }
                 }
             }
-            sgemm(m: t, n: d, k: s, a: sp, lda: s,
-                  b: v.storage.pointer + kvh * d, ldb: kvWidth,
-                  c: out.storage.pointer + h * d, ldc: heads * d)
+            if parallelSoftmax { parallelRows(t, minRows: 8, softmaxRows) } else { softmaxRows(0..<t) }
+            let t2 = timeGemm ? monotonicNanos() : 0
+            sgemm(m: t, n: d, k: s, a: sp, lda: s, b: vp + kvh * d, ldb: kvWidth,
+                  c: op + h * d, ldc: heads * d, profile: profile)
+            return timeGemm ? (t1 &- t0) &+ (monotonicNanos() &- t2) : 0
+        }
+
+        let threads = Kernels.threads
+        if threads > 1 && heads >= threads && t >= 16 {
+            // Many small products (e.g. 261×261×64 per ViT head): one head per task with
+            // single-threaded OpenBLAS beats splitting each small product across threads.
+            let scores = Tensor(uninitialized: [threads, t * s])
+            var gemmNanos = [UInt64](repeating: 0, count: heads)
+            let profiling = GemmProfiler.enabled
+            Kernels.withSingleThreadedBLAS {
+                gemmNanos.withUnsafeMutableBufferPointer { times in
+                    parallelFor(threads) { worker in
+                        // Heads are dealt round-robin; each worker owns one scores buffer.
+                        for h in stride(from: worker, to: heads, by: threads) {
+                            times[h] = head(h, scores.storage.pointer + worker * t * s, profile: false,
+                                            parallelSoftmax: false, timeGemm: profiling)
+                        }
+                    }
+                }
+            }
+            if profiling {
+                // Summed over workers that ran concurrently: scaled by 1/threads to stay wall time.
+                GemmProfiler.nanoseconds &+= gemmNanos.reduce(0, &+) / UInt64(threads)
+                GemmProfiler.calls += 2 * heads
+                GemmProfiler.flops += 4 * Double(heads) * Double(t) * Double(s) * Double(d)
+            }
+        } else {
+            let scores = Tensor(uninitialized: [t, s])
+            for h in 0..<heads { _ = head(h, scores.storage.pointer, profile: true, parallelSoftmax: true, timeGemm: false) }
         }
         return out
     }

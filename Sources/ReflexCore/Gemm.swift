@@ -19,10 +19,11 @@ public enum GemmProfiler {
 public func sgemm(
     transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
     alpha: Float = 1, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-    beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
+    beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int, profile: Bool = true
 ) {
     if m == 0 || n == 0 { return }
-    let t0 = GemmProfiler.enabled ? monotonicNanos() : 0
+    let profiling = profile && GemmProfiler.enabled
+    let t0 = profiling ? monotonicNanos() : 0
     if m == 1 && !transA {
         // One row (decoding): a matrix-vector product. sgemm would repack the whole weight matrix
         // on every call; sgemv streams it once. y = op(B)ᵀ-shaped: c[j] = Σ_p a[p] · op(B)[p][j].
@@ -38,7 +39,7 @@ public func sgemm(
             CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
             Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
-    if GemmProfiler.enabled {
+    if profiling {
         GemmProfiler.nanoseconds &+= monotonicNanos() &- t0
         GemmProfiler.calls += 1
         GemmProfiler.flops += 2 * Double(m) * Double(n) * Double(k)

@@ -28,6 +28,14 @@ public enum Kernels {
     /// Worker threads for parallel kernels: `REFLEX_THREADS` or the CPUs available.
     public static var threads: Int { Int(rk_num_threads()) }
 
+    /// Runs `body` with OpenBLAS limited to one thread (for BLAS calls made from several of our
+    /// pool's threads at once), then restores the shared thread count.
+    public static func withSingleThreadedBLAS<R>(_ body: () throws -> R) rethrows -> R {
+        openblas_set_num_threads(1)
+        defer { openblas_set_num_threads(Int32(threads)) }
+        return try body()
+    }
+
     /// Sets the thread count for our pool and OpenBLAS (n ≥ 1).
     public static func setThreads(_ n: Int) {
         let n = Swift.max(1, n)
