@@ -4,9 +4,10 @@ SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BUILD_DIR := .build
 RELEASE   := $(BUILD_DIR)/release/reflex
 # Debian packages the build and tests need (see README).
-APT_PACKAGES := libopenblas-dev libv4l-dev libpng-dev libjpeg-dev pkg-config qemu-user-static gcc-aarch64-linux-gnu
+APT_PACKAGES := libopenblas-dev libv4l-dev libpng-dev libjpeg-dev pkg-config qemu-user-static gcc-aarch64-linux-gnu \
+                qemu-system-arm python3
 
-.PHONY: all deps build release run test test-swift test-c test-arm bench clean help
+.PHONY: all deps build release run test test-swift test-c test-arm bench clean help firmware hil
 
 all: release
 
@@ -15,6 +16,8 @@ help:
 	@echo "make test       install missing packages, build, run every test (Swift, C kernels, ARM under qemu)"
 	@echo "make bench      kernel benchmarks (JSON in out/), plus the PyTorch comparison when torch is installed"
 	@echo "make test-arm   aarch64 kernel paths under qemu-aarch64-static"
+	@echo "make firmware   the motor-controller firmware ELF (Embedded Swift, STM32F405); prints flash/RAM use"
+	@echo "make hil        the firmware under qemu-system-arm driven by \`reflex bridge\` (hardware in the loop)"
 
 # Installs the Debian packages that are missing (with sudo when not root).
 deps:
@@ -33,7 +36,7 @@ release: deps
 run: release
 	$(RELEASE) bench kernels
 
-test: deps test-swift test-c test-arm
+test: deps test-swift test-c test-arm hil
 
 test-swift: deps
 	$(SWIFT) test
@@ -57,5 +60,21 @@ bench: release
 	  $(RELEASE) bench kernels | tee out/bench-kernels.txt; \
 	fi
 
+# Motor-controller firmware: Embedded Swift for armv7em-none-none-eabi with the toolchain's clang and
+# ld.lld (startup code and linker script in Toolchains/armv7em-none-eabi). FIRMWARE_TARGET=board
+# builds for a real STM32F405 instead of qemu's netduinoplus2.
+FW_DIR     := .build-firmware
+# The bridge CLI for the HIL run is built in its own scratch folder.
+FW_SCRATCH ?= .build-fw
+
+firmware:
+	bash scripts/firmware.sh $(FW_DIR)
+
+# Hardware in the loop: the firmware under qemu-system-arm, USART1 on a pty driven by `reflex bridge`,
+# USART2 (servo bus) captured and decoded independently. About 5 s after the builds.
+hil: deps firmware
+	$(SWIFT) build --scratch-path $(FW_SCRATCH) --product reflex
+	python3 scripts/hil.py --reflex $(FW_SCRATCH)/debug/reflex --elf $(FW_DIR)/reflex-fw.elf --out $(FW_DIR)/hil --json-out $(FW_DIR)/hil.json
+
 clean:
-	rm -rf $(BUILD_DIR) .build-c out
+	rm -rf $(BUILD_DIR) .build-c out $(FW_DIR)

@@ -8,6 +8,7 @@ let package = Package(
     products: [
         .executable(name: "reflex", targets: ["reflex"]),
         .library(name: "ReflexCore", targets: ["ReflexCore"]),
+        .library(name: "BridgeProtocol", targets: ["BridgeProtocol"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -46,11 +47,28 @@ let package = Package(
             name: "ReflexModels",
             dependencies: ["ReflexCore", "CKernels", "CImageCodecs"]
         ),
+        // The bridge wire protocol (firmware-bridge/PROTOCOL.md). Pure Swift, no Foundation, no
+        // allocation: the same sources build the motor-controller firmware under Embedded Swift.
+        .target(name: "BridgeProtocol"),
+        // The motor controller's logic (limits, watchdog, status, Feetech output), hardware-free so it
+        // is unit tested on the host; scripts/firmware.sh builds it into the Embedded Swift firmware.
+        .target(
+            name: "BridgeFirmware",
+            dependencies: ["BridgeProtocol"],
+            path: "firmware-bridge/Controller"
+        ),
+        // Robot I/O: termios serial port and the host side of the bridge. Foundation allowed.
+        .target(
+            name: "ReflexIO",
+            dependencies: ["BridgeProtocol"]
+        ),
         .executableTarget(
             name: "reflex",
             dependencies: [
                 "ReflexCore",
                 "ReflexModels",
+                "ReflexIO",
+                "BridgeProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -69,6 +87,19 @@ let package = Package(
             name: "ReflexModelsTests",
             dependencies: ["ReflexModels", "ReflexCore", "ReflexTestSupport"],
             exclude: ["Fixtures"]
+        ),
+        .testTarget(
+            name: "BridgeProtocolTests",
+            dependencies: ["BridgeProtocol"]
+        ),
+        .testTarget(
+            name: "BridgeFirmwareTests",
+            dependencies: ["BridgeFirmware", "BridgeProtocol"],
+            path: "firmware-bridge/Tests"
+        ),
+        .testTarget(
+            name: "ReflexIOTests",
+            dependencies: ["ReflexIO", "BridgeProtocol", "BridgeFirmware"]
         ),
     ]
 )

@@ -92,7 +92,7 @@ struct BodyReader {
 }
 
 /// Why a frame was dropped.
-public enum FrameError: Error, Equatable {
+public enum FrameError: Error, Equatable, Sendable {
     case encoding, short, crc, version, unknownType, malformed, oversize
 }
 
@@ -173,7 +173,7 @@ public func parseRawFrame(_ raw: RawFrame) -> Result<Frame, FrameError> {
 }
 
 /// Counters of a `FrameDecoder`.
-public struct DecoderCounters: Equatable {
+public struct DecoderCounters: Equatable, Sendable {
     /// Frames accepted.
     public var frames: UInt32 = 0
     public var crcErrors: UInt32 = 0
@@ -199,7 +199,7 @@ public struct DecoderCounters: Equatable {
 
 /// Streaming decoder: feed bytes as they arrive; a complete valid frame comes back from `feed`.
 /// Fixed memory (one 128-byte buffer), never allocates, never traps on any input.
-public struct FrameDecoder {
+public struct FrameDecoder: Sendable {
     var buffer = RawFrame()
     var discarding = false
     public private(set) var counters = DecoderCounters()

@@ -20,7 +20,7 @@ public enum BridgeWire {
 
 /// CRC-16/CCITT-FALSE: polynomial 0x1021, init 0xFFFF, no input or output reflection, xorout 0.
 /// Check value: "123456789" → 0x29B1.
-public struct CRC16 {
+public struct CRC16: Sendable {
     public private(set) var value: UInt16 = 0xFFFF
 
     public init() {}
@@ -37,7 +37,7 @@ public struct CRC16 {
 
 /// A fixed-capacity byte buffer (no allocation). Appending past the capacity sets `overflowed`
 /// and drops the byte.
-public struct ByteBuffer<let capacity: Int> {
+public struct ByteBuffer<let capacity: Int>: Sendable {
     public var storage: InlineArray<capacity, UInt8>
     public private(set) var count: Int = 0
     public private(set) var overflowed = false

@@ -2,7 +2,7 @@
 // no classes, no existentials, no allocation, so the firmware uses them as they are.
 
 /// Message type codes (byte 1 of a frame).
-public enum MessageType: UInt8 {
+public enum MessageType: UInt8, Sendable {
     case heartbeat = 0x01
     case statusRequest = 0x02
     case configure = 0x10
@@ -16,7 +16,7 @@ public enum MessageType: UInt8 {
 }
 
 /// Up to `BridgeWire.maxJoints` 16-bit values, one per joint (positions or limits, servo units).
-public struct JointValues: Equatable {
+public struct JointValues: Equatable, Sendable {
     public private(set) var count: Int
     public var values: InlineArray<16, UInt16>
 
@@ -51,7 +51,7 @@ public struct JointValues: Equatable {
 }
 
 /// Up to `BridgeWire.maxJoints` servo IDs.
-public struct ServoIDs: Equatable {
+public struct ServoIDs: Equatable, Sendable {
     public private(set) var count: Int
     public var ids: InlineArray<16, UInt8>
 
@@ -81,7 +81,7 @@ public struct ServoIDs: Equatable {
 }
 
 /// What the watchdog does when it trips.
-public enum WatchdogAction: UInt8 {
+public enum WatchdogAction: UInt8, Sendable {
     /// Hold the last applied position, then torque off after `torqueOffDelayMs`.
     case holdThenTorqueOff = 0
     /// Torque off at once.
@@ -89,7 +89,7 @@ public enum WatchdogAction: UInt8 {
 }
 
 /// CONFIGURE body.
-public struct Configuration: Equatable {
+public struct Configuration: Equatable, Sendable {
     public var ids: ServoIDs
     public var minimum: JointValues
     public var maximum: JointValues
@@ -122,7 +122,7 @@ public struct Configuration: Equatable {
 }
 
 /// Watchdog state reported in STATUS.
-public enum WatchdogState: UInt8 {
+public enum WatchdogState: UInt8, Sendable {
     /// Torque is off by command (or never enabled): nothing to watch.
     case disarmed = 0
     /// Torque on, fed in time.
@@ -134,7 +134,7 @@ public enum WatchdogState: UInt8 {
 }
 
 /// STATUS flags (bit set).
-public struct StatusFlags: Equatable {
+public struct StatusFlags: Equatable, Sendable {
     public var rawValue: UInt8
     public init(rawValue: UInt8) { self.rawValue = rawValue }
     public static let configured = StatusFlags(rawValue: 1 << 0)
@@ -147,7 +147,7 @@ public struct StatusFlags: Equatable {
 }
 
 /// STATUS body: the controller's state and its error counters.
-public struct Status: Equatable {
+public struct Status: Equatable, Sendable {
     public var flags = StatusFlags(rawValue: 0)
     public var watchdog = WatchdogState.disarmed
     public var firmwareMajor: UInt8 = 0
@@ -177,7 +177,7 @@ public struct Status: Equatable {
 }
 
 /// Why a command was refused.
-public enum NackReason: UInt8 {
+public enum NackReason: UInt8, Sendable {
     case notConfigured = 1
     case torqueOff = 2
     case jointCountMismatch = 3
@@ -190,7 +190,7 @@ public enum NackReason: UInt8 {
 }
 
 /// ACK body: which frame it answers, plus a type-specific detail (TARGETS: joints clamped).
-public struct Ack: Equatable {
+public struct Ack: Equatable, Sendable {
     public var type: MessageType
     public var seq: UInt8
     public var detail: UInt8
@@ -198,7 +198,7 @@ public struct Ack: Equatable {
 }
 
 /// NACK body.
-public struct Nack: Equatable {
+public struct Nack: Equatable, Sendable {
     public var type: MessageType
     public var seq: UInt8
     public var reason: NackReason
@@ -206,7 +206,7 @@ public struct Nack: Equatable {
 }
 
 /// One protocol message.
-public enum Message: Equatable {
+public enum Message: Equatable, Sendable {
     case heartbeat
     case statusRequest
     case configure(Configuration)
@@ -235,7 +235,7 @@ public enum Message: Equatable {
 }
 
 /// A decoded frame: sequence number and message.
-public struct Frame: Equatable {
+public struct Frame: Equatable, Sendable {
     public var seq: UInt8
     public var message: Message
     public init(seq: UInt8, message: Message) { self.seq = seq; self.message = message }

@@ -1,0 +1,168 @@
+import BridgeFirmware
+import BridgeProtocol
+import Foundation
+import Glibc
+import ReflexIO
+import Testing
+
+/// A pseudo-terminal pair: `slavePath` is a real tty device for SerialPort (termios applies to it),
+/// `master` is the other end of the wire.
+final class PTY {
+    let master: Int32
+    let slavePath: String
+
+    init() throws {
+        // posix_openpt/unlockpt/ptsname by hand (Glibc's module does not export them):
+        // TIOCSPTLCK = _IOW('T', 0x31, int), TIOCGPTN = _IOR('T', 0x30, unsigned int).
+        master = open("/dev/ptmx", O_RDWR | O_NOCTTY)
+        var unlock: Int32 = 0
+        var number: UInt32 = 0
+        guard master >= 0, ioctl(master, 0x4004_5431, &unlock) == 0, ioctl(master, 0x8004_5430, &number) == 0 else {
+            throw SerialError.open(path: "/dev/ptmx", errno: errno)
+        }
+        slavePath = "/dev/pts/\(number)"
+        let flags = fcntl(master, F_GETFL)
+        _ = fcntl(master, F_SETFL, flags | O_NONBLOCK)
+    }
+
+    deinit { close(master) }
+
+    func write(_ bytes: [UInt8]) { _ = bytes.withUnsafeBytes { Glibc.write(master, $0.baseAddress, $0.count) } }
+
+    /// Everything readable within `ms`.
+    func read(ms: Int32) -> [UInt8] {
+        var out: [UInt8] = []
+        var p = pollfd(fd: master, events: Int16(POLLIN), revents: 0)
+        var buf = [UInt8](repeating: 0, count: 4096)
+        while poll(&p, 1, out.isEmpty ? ms : 20) > 0 {
+            let n = buf.withUnsafeMutableBytes { Glibc.read(master, $0.baseAddress, 4096) }
+            if n <= 0 { break }
+            out += buf.prefix(n)
+        }
+        return out
+    }
+}
+
+@Suite(.serialized) struct SerialPortTests {
+    @Test func rawModeAndBaud() throws {
+        let pty = try PTY()
+        for baud in [9600, 115_200, 1_000_000] {
+            let port = try SerialPort(path: pty.slavePath, baud: baud)
+            #expect(port.configuredBaud == baud)
+            var t = termios()
+            #expect(tcgetattr(port.fd, &t) == 0)
+            #expect(t.c_lflag & tcflag_t(ICANON | ECHO | ISIG) == 0)
+            #expect(t.c_oflag & tcflag_t(OPOST) == 0)
+            #expect(t.c_iflag & (tcflag_t(ICRNL) | tcflag_t(IXON)) == 0)
+            #expect(t.c_cflag & tcflag_t(CSIZE) == tcflag_t(CS8))
+            #expect(fcntl(port.fd, F_GETFL) & O_NONBLOCK != 0)
+        }
+    }
+
+    @Test func bytesPassUnchangedBothWays() throws {
+        let pty = try PTY()
+        let port = try SerialPort(path: pty.slavePath, baud: 1_000_000)
+        let all = (0...255).map { UInt8($0) }  // includes 0x00, \r, \n, XON/XOFF, ^C
+        try port.write(all)
+        #expect(pty.read(ms: 500) == all)
+        pty.write(all)
+        var got: [UInt8] = []
+        let deadline = monotonicSeconds() + 1
+        while got.count < 256 && monotonicSeconds() < deadline { got += try port.read(timeoutMs: 100) }
+        #expect(got == all)
+        #expect(try port.read(timeoutMs: 50).isEmpty)  // times out with nothing, does not block
+    }
+
+    @Test func clearErrors() throws {
+        #expect(throws: SerialError.open(path: "/dev/does-not-exist", errno: ENOENT)) {
+            try SerialPort(path: "/dev/does-not-exist")
+        }
+        #expect(throws: SerialError.unsupportedBaud(12345)) { try SerialPort(path: "/dev/null", baud: 12345) }
+        #expect(SerialError.open(path: "/dev/x", errno: ENOENT).description == "cannot open serial port /dev/x: No such file or directory")
+        do {
+            _ = try SerialPort(path: "/dev/null")
+            Issue.record("/dev/null accepted as a serial port")
+        } catch let e as SerialError {
+            guard case .configure(let path, _, _) = e else { Issue.record("wrong error \(e)"); return }
+            #expect(path == "/dev/null")
+        }
+    }
+}
+
+/// The host client against the controller logic on the far side of a real pty.
+@Suite(.serialized) struct BridgeClientTests {
+    /// Runs the controller on the master side in a thread, with the wall clock, until `stop`.
+    final class FarEnd: @unchecked Sendable {
+        let pty: PTY
+        var controller: Controller
+        var servo: [UInt8] = []
+        let lock = NSLock()
+        var running = true
+        var thread: Thread?
+
+        init(pty: PTY) {
+            self.pty = pty
+            controller = Controller(now: FarEnd.ms())
+        }
+
+        static func ms() -> UInt32 { UInt32(truncatingIfNeeded: Int64(monotonicSeconds() * 1000)) }
+
+        func start() {
+            let t = Thread { [self] in
+                while lock.withLock({ running }) {
+                    let bytes = pty.read(ms: 2)
+                    lock.withLock {
+                        for b in bytes { controller.receive(b, now: FarEnd.ms()) }
+                        controller.tick(now: FarEnd.ms())
+                        pty.write(controller.hostOut.array)
+                        servo += controller.servoOut.array
+                        controller.hostOut.removeAll()
+                        controller.servoOut.removeAll()
+                    }
+                }
+            }
+            thread = t
+            t.start()
+        }
+
+        func stop() { lock.withLock { running = false }; usleep(20_000) }
+    }
+
+    @Test func configureEnableTargetsAndNack() throws {
+        let pty = try PTY()
+        let far = FarEnd(pty: pty)
+        far.start()
+        defer { far.stop() }
+        let client = try BridgeClient(port: try SerialPort(path: pty.slavePath))
+        let (s0, rtt) = try client.requestStatus()
+        #expect(!s0.flags.contains(.configured) && rtt < 0.5)
+        #expect(throws: BridgeError.self) { try client.request(.torque(enable: true)) }
+        try client.request(.configure(Configuration(ids: ServoIDs([7, 8]))))
+        try client.request(.torque(enable: true))
+        let ack = try client.request(.targets(JointValues([100, 5000])))
+        #expect(ack.detail == 1)  // 5000 clamped to 4095
+        let (s1, _) = try client.requestStatus()
+        #expect(s1.applied == JointValues([100, 4095]))
+        #expect(s1.flags.contains(.torqueEnabled) && s1.watchdog == .armed)
+        #expect(s1.crcErrors == 0 && s1.badFrames == 0 && s1.nacks == 1)
+        let servo = far.lock.withLock { far.servo }
+        // Torque on for 7 and 8, then SYNC_WRITE {7: 100, 8: 4095}.
+        let torque7: [UInt8] = [0xFF, 0xFF, 7, 4, 3, 40, 1, 0xC8]   // ~(7+4+3+40+1) = ~0x37
+        let torque8: [UInt8] = [0xFF, 0xFF, 8, 4, 3, 40, 1, 0xC7]   // ~0x38
+        var sync: [UInt8] = [0xFF, 0xFF, 0xFE, 0x0A, 0x83, 0x2A, 0x02, 7, 100, 0, 8, 0xFF, 0x0F]
+        var sum: UInt8 = 0
+        for b in sync[2...] { sum &+= b }
+        sync.append(~sum)
+        #expect(sync.last == 0xC7)
+        #expect(servo == torque7 + torque8 + sync)
+        #expect(client.decoder.counters.dropped == 0)
+    }
+
+    @Test func timesOutWhenNobodyAnswers() throws {
+        let pty = try PTY()
+        let client = try BridgeClient(port: try SerialPort(path: pty.slavePath))
+        let t0 = monotonicSeconds()
+        #expect(throws: BridgeError.self) { try client.requestStatus(timeout: 0.2) }
+        #expect(monotonicSeconds() - t0 >= 0.19)
+    }
+}

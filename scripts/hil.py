@@ -1,0 +1,225 @@
+#!/usr/bin/env python3
+"""Hardware in the loop: the real firmware ELF under qemu-system-arm (netduinoplus2, STM32F405),
+USART1 on a pseudo-terminal driven by the real host code (`reflex bridge …`), USART2 (the servo bus)
+captured to a file and decoded with an independent Feetech decoder (scripts/hil_wire.py).
+
+    python3 scripts/hil.py --reflex .build-fw/debug/reflex --elf .build-firmware/reflex-fw.elf
+
+Asserts: starts safe (nothing on the bus before configure+enable), goal positions arrive as exact
+SYNC_WRITE frames (clamped to the configured limits), status reports arrive at 10 Hz, a corrupted
+frame and an oversize run are rejected and counted, the watchdog holds within its window when the
+host goes silent and cuts torque after the delay, streaming resumes after re-enable. Prints the
+host→firmware→status round trip and the watchdog timings. Exit 0 only if every check passed.
+"""
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import tty
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import hil_wire as W  # noqa: E402
+
+WINDOW_MS, DELAY_MS, STATUS_MS = 500, 1000, 100
+failures = []
+
+
+def check(ok, what):
+    print(("  ok   " if ok else "  FAIL ") + what, flush=True)
+    if not ok:
+        failures.append(what)
+    return ok
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--reflex", required=True)
+    ap.add_argument("--elf", required=True)
+    ap.add_argument("--out", default=".build-firmware/hil")
+    ap.add_argument("--json-out", help="write the measured figures here")
+    a = ap.parse_args()
+    os.makedirs(a.out, exist_ok=True)
+    servo_path = os.path.join(a.out, "servo.bin")
+    if os.path.exists(servo_path):
+        os.remove(servo_path)
+    t_start = time.monotonic()
+    qemu = subprocess.Popen(
+        ["qemu-system-arm", "-M", "netduinoplus2", "-nographic", "-kernel", a.elf, "-monitor", "none",
+         "-serial", "pty", "-serial", f"file:{servo_path}"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    pty = None
+    try:
+        line = qemu.stdout.readline()
+        m = re.search(r"(/dev/pts/\d+)", line)
+        if not m:
+            print("hil: qemu did not report a pty:", line, qemu.stdout.read() if qemu.poll() is not None else "")
+            return 1
+        pty = m.group(1)
+        print(f"hil: qemu {a.elf} USART1 on {pty}, USART2 → {servo_path}")
+        # Keep the pty's slave side open for the whole run so qemu sees one continuous connection
+        # (it drops the link on hang-up); raw, so the line discipline never echoes.
+        holder = os.open(pty, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+        tty.setraw(holder)
+        return run(a, pty, holder, servo_path, t_start)
+    finally:
+        qemu.terminate()
+        try:
+            qemu.wait(5)
+        except subprocess.TimeoutExpired:
+            qemu.kill()
+
+
+def reflex(a, pty, *args):
+    cmd = [a.reflex, "bridge", *args, "--port", pty, "--json"]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+    if p.returncode != 0:
+        print(f"hil: {' '.join(cmd)} exited {p.returncode}\n{p.stderr}", flush=True)
+        raise SystemExit(1)
+    return json.loads(p.stdout)
+
+
+def servo_packets(path):
+    with open(path, "rb") as f:
+        return W.feetech_decode(f.read())
+
+
+def torque_writes(ids, on):
+    return [("write", i, 40, bytes([1 if on else 0])) for i in ids]
+
+
+def goal(ids, pos):
+    return [("sync", 42, tuple((i, p.to_bytes(2, "little")) for i, p in zip(ids, pos)))]
+
+
+def summarize(pkts):
+    out = []
+    for p in pkts:
+        if p["kind"] == "write":
+            out.append(("write", p["id"], p["addr"], p["data"]))
+        elif p["kind"] == "sync_write":
+            out.append(("sync", p["addr"], tuple(p["items"])))
+        else:
+            out.append(("other", p["id"], p["instr"]))
+    return out
+
+
+def run(a, pty, holder, servo_path, t_start):
+    ids = [1, 2, 3]
+    lo, hi = 500, 3500
+    expected = []  # servo-bus packets, in order
+
+    print("hil: 1. boot state")
+    p = reflex(a, pty, "ping", "--count", "10")
+    st = p["status"]
+    check(st["firmware_version"] == "1.0.0", f"firmware version 1.0.0 (got {st['firmware_version']})")
+    check(not st["configured"] and not st["torque_enabled"] and st["watchdog"] == "disarmed",
+          "starts unconfigured, torque off, watchdog disarmed")
+    check(servo_packets(servo_path) == ([], 0), "nothing on the servo bus before configure + enable")
+    rtt_boot = p["rtt_ms"]
+
+    print("hil: 2. configure, enable, stream targets")
+    sets = [[2048, 1000, 3000], [3900, 100, 2000], [1024, 2048, 3072]]
+    acked_at = None
+    for i, t in enumerate(sets):
+        extra = ["--ids", "1,2,3", "--limits", f"{lo}:{hi}"] if i == 0 else []
+        r = reflex(a, pty, "send", "--targets", ",".join(map(str, t)), *extra)
+        if i == 0:
+            check(r["configured"] and r["enabled"], "first send configured the controller and enabled torque")
+        if r["enabled"]:
+            expected += torque_writes(ids, True)
+        clamped = [min(max(v, lo), hi) for v in t]
+        expected += goal(ids, clamped)
+        check(r["status"]["applied"] == clamped, f"status reports applied {clamped}")
+        check(r["clamped"] == sum(v != c for v, c in zip(t, clamped)), f"ack reports {r['clamped']} clamped")
+        acked_at = r["acked_at"]
+    r = reflex(a, pty, "send", "--targets", "1500,1600,1700", "--count", "10", "--interval-ms", "30")
+    if r["enabled"]:
+        expected += torque_writes(ids, True)
+    expected += goal(ids, [1500, 1600, 1700]) * 10
+    acked_at = r["acked_at"]
+    check(r["status"]["torque_enabled"] and r["status"]["watchdog"] == "armed", "armed while streaming")
+
+    print("hil: 3. watchdog: the host goes silent")
+    mon = reflex(a, pty, "monitor", "--duration", "2.2")
+    sts = mon["statuses"]
+    check(len(sts) >= 18, f"periodic status reports arrive ({len(sts)} in 2.2 s)")
+    ups = [s["uptime_ms"] for s in sts]
+    check(all(b - a_ == STATUS_MS for a_, b in zip(ups, ups[1:])), "status every 100 ms of firmware time, none lost")
+    hold = next((s for s in sts if s["watchdog"] == "holding"), None)
+    off = next((s for s in sts if s["watchdog"] == "torque_off"), None)
+    trip_ms = off_ms = None
+    if check(hold is not None and off is not None, "watchdog went holding, then torque_off"):
+        trip_ms = (hold["t"] - acked_at) * 1000
+        off_ms = (off["t"] - acked_at) * 1000
+        check(WINDOW_MS < hold["feed_age_ms"] <= WINDOW_MS + STATUS_MS,
+              f"first holding report {hold['feed_age_ms']} ms after the last feed (firmware clock)")
+        check(WINDOW_MS <= trip_ms <= WINDOW_MS + STATUS_MS + 50,
+              f"hold seen by the host {trip_ms:.0f} ms after the last ack (window {WINDOW_MS} + one status period {STATUS_MS} + 50 ms link slack)")
+        check(WINDOW_MS + DELAY_MS < off["feed_age_ms"] <= WINDOW_MS + DELAY_MS + STATUS_MS,
+              f"first torque_off report {off['feed_age_ms']} ms after the last feed")
+        check(off["watchdog_trips"] == hold["watchdog_trips"] >= 1 and not off["torque_enabled"], "torque reported off")
+    expected += goal(ids, [1500, 1600, 1700])  # hold: the last applied goal again
+    expected += torque_writes(ids, False)
+
+    print("hil: 4. corrupted frame and oversize run")
+    before = reflex(a, pty, "ping", "--count", "1")["status"]
+    vec = {l.split()[1]: l.split() for l in open(os.path.join(os.path.dirname(__file__), "../firmware-bridge/vectors.txt"))
+           if l.startswith("frame ")}
+    bad = bytearray(bytes.fromhex(vec["heartbeat"][3]))
+    bad[4] ^= 0x04  # a CRC byte (index 4 of 03 01 01 03 9d c8 00 is not a COBS code byte)
+    os.write(holder, b"\x00" + bytes(bad) + b"\x55" * 200 + b"\x00")
+    time.sleep(0.2)
+    after = reflex(a, pty, "ping", "--count", "1")["status"]
+    check(after["crc_errors"] == before["crc_errors"] + 1, f"CRC errors {before['crc_errors']} → {after['crc_errors']}")
+    check(after["oversize"] == before["oversize"] + 1, f"oversize {before['oversize']} → {after['oversize']}")
+    check(after["bad_frames"] == before["bad_frames"], "no other frame errors")
+    check(after["watchdog"] == "torque_off" and after["applied"] == [1500, 1600, 1700], "corrupt input changed nothing")
+
+    print("hil: 5. re-enable and stream again")
+    r = reflex(a, pty, "send", "--targets", "2000,2100,2200")
+    check(r["enabled"] and not r["configured"], "send re-enabled torque without reconfiguring")
+    check(r["status"]["watchdog"] == "armed" and r["status"]["applied"] == [2000, 2100, 2200], "streaming resumed")
+    expected += torque_writes(ids, True) + goal(ids, [2000, 2100, 2200])
+
+    print("hil: 6. round trip")
+    p = reflex(a, pty, "ping", "--count", "50")
+    rtt = p["rtt_ms"]
+
+    print("hil: 7. the servo bus, decoded independently")
+    pkts, junk = servo_packets(servo_path)
+    got = summarize(pkts)
+    check(junk == 0, f"servo bus: {len(pkts)} valid Feetech packets, {junk} stray bytes")
+    if not check(got == expected, f"servo bus carries exactly the {len(expected)} expected packets in order"):
+        for i, (g, e) in enumerate(zip(got + [None] * len(expected), expected + [None] * len(got))):
+            if g != e:
+                print(f"    first difference at packet {i}: got {g}, expected {e}")
+                break
+    syncs = [p for p in pkts if p["kind"] == "sync_write"]
+    check(all(p["addr"] == 42 and p["id"] == 0xFE and p["instr"] == 0x83 for p in syncs),
+          f"{len(syncs)} SYNC_WRITEs: broadcast, instruction 0x83, Goal_Position (42), 2 bytes each")
+
+    figures = {
+        "rtt_ms": {k: round(rtt[k], 3) for k in ("min", "median", "max")},
+        "rtt_first_connect_ms": round(rtt_boot["max"], 3),
+        "watchdog_hold_after_ms": round(trip_ms, 1) if trip_ms else None,
+        "watchdog_torque_off_after_ms": round(off_ms, 1) if off_ms else None,
+        "servo_packets": len(pkts),
+        "seconds": round(time.monotonic() - t_start, 1),
+    }
+    print(f"hil: round trip host→firmware→status under qemu: min {rtt['min']:.2f} ms, median {rtt['median']:.2f} ms, "
+          f"max {rtt['max']:.2f} ms (50 pings)")
+    if trip_ms:
+        print(f"hil: watchdog: hold seen {trip_ms:.0f} ms and torque off {off_ms:.0f} ms after the last ack "
+              f"(window {WINDOW_MS} ms, delay {DELAY_MS} ms, status period {STATUS_MS} ms)")
+    if a.json_out:
+        with open(a.json_out, "w") as f:
+            json.dump(figures, f, indent=1)
+    print(f"hil: {'PASS' if not failures else 'FAIL (' + str(len(failures)) + ')'} in {figures['seconds']} s")
+    return 0 if not failures else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
