@@ -88,9 +88,7 @@ struct BenchKernels: ParsableCommand {
             report.decoderLayer = try Self.benchLayer(tokens: 256, minSeconds: minSeconds)
         }
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            FileHandle.standardOutput.write(try encoder.encode(report) + Data("\n".utf8))
+            try printJSON(report)
         } else {
             print(report.table())
         }

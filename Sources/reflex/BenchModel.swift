@@ -119,9 +119,7 @@ struct BenchModel: ParsableCommand {
             gemmShareOfTotal: precision == .fp32 ? gemmShares.sorted()[gemmShares.count / 2] : nil,
             loadMs: loadMs, peakRSSMB: Self.peakRSSMiB())
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            FileHandle.standardOutput.write(try encoder.encode(report) + Data("\n".utf8))
+            try printJSON(report)
         } else {
             print("model \(name) (\(precision.rawValue), \(Kernels.threads) threads, \(promptIds.count) prompt tokens + \(vla.numPatches) image tokens)")
             print(String(format: "median of %d: preprocess %.1f ms, vision %.1f, projector %.1f, prefill %.1f, decode %.1f, total %.1f ms",

@@ -109,6 +109,5 @@ extension Status {
 
 /// Prints one JSON object on stdout.
 func printJSON(_ object: [String: Any]) throws {
-    let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
-    FileHandle.standardOutput.write(data + Data("\n".utf8))
+    writeJSONLine(try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]))
 }

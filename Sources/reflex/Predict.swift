@@ -53,9 +53,7 @@ struct Predict: ParsableCommand {
             let out = PredictOutput(action: action, normalizedAction: prediction.normalizedAction, tokens: prediction.tokens,
                                     latencyMs: prediction.timings, loadMs: loadMs,
                                     precision: loader.isQuantizedCheckpoint ? "int8" : quant.rawValue, promptTokens: ids.count)
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            FileHandle.standardOutput.write(try encoder.encode(out) + Data("\n".utf8))
+            try printJSON(out)
         } else {
             let t = prediction.timings
             print("action:            \(action.map { String(format: "%.4f", $0) }.joined(separator: " "))")

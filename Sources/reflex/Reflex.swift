@@ -68,6 +68,18 @@ struct CLIError: Error {
     static func runtime(_ message: String) -> CLIError { CLIError(message: message, exitCode: 1) }
 }
 
+/// Prints an Encodable as one JSON object (sorted keys) on stdout: the `--json` contract.
+func printJSON<T: Encodable>(_ value: T) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    writeJSONLine(try encoder.encode(value))
+}
+
+/// Writes serialized JSON and a newline to stdout.
+func writeJSONLine(_ data: Data) {
+    FileHandle.standardOutput.write(data + Data("\n".utf8))
+}
+
 /// The CLI's logger (stderr; level from REFLEX_LOG_LEVEL, default info).
 let log = Logger(label: "reflex")
 
