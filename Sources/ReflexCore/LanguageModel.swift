@@ -25,11 +25,49 @@ public struct TextConfig: Codable, Sendable, Equatable {
     /// Supported decoder families.
     public static let supportedTypes = ["llama", "qwen2"]
 
+    /// Decodes with the Hugging Face class defaults (`LlamaConfig`, `Qwen2Config`) for absent keys:
+    /// OpenVLA-7B's own `text_config` lists little more than `model_type` and `vocab_size`, and
+    /// transformers fills the rest from those defaults (rms_norm_eps 1e-6 included).
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        modelType = try c.decode(String.self, forKey: .modelType)
+        let qwen = modelType == "qwen2"
+        vocabSize = try c.decodeIfPresent(Int.self, forKey: .vocabSize) ?? (qwen ? 151936 : 32000)
+        hiddenSize = try c.decodeIfPresent(Int.self, forKey: .hiddenSize) ?? 4096
+        intermediateSize = try c.decodeIfPresent(Int.self, forKey: .intermediateSize) ?? (qwen ? 22016 : 11008)
+        numHiddenLayers = try c.decodeIfPresent(Int.self, forKey: .numHiddenLayers) ?? 32
+        numAttentionHeads = try c.decodeIfPresent(Int.self, forKey: .numAttentionHeads) ?? 32
+        numKeyValueHeads = try c.decodeIfPresent(Int.self, forKey: .numKeyValueHeads)
+        rmsNormEps = try c.decodeIfPresent(Float.self, forKey: .rmsNormEps) ?? 1e-6
+        ropeTheta = try c.decodeIfPresent(Double.self, forKey: .ropeTheta)
+        tieWordEmbeddings = try c.decodeIfPresent(Bool.self, forKey: .tieWordEmbeddings)
+        maxPositionEmbeddings = try c.decodeIfPresent(Int.self, forKey: .maxPositionEmbeddings)
+        attentionBias = try c.decodeIfPresent(Bool.self, forKey: .attentionBias)
+    }
+
+    public init(modelType: String, vocabSize: Int, hiddenSize: Int, intermediateSize: Int, numHiddenLayers: Int,
+                numAttentionHeads: Int, numKeyValueHeads: Int?, rmsNormEps: Float, ropeTheta: Double?,
+                tieWordEmbeddings: Bool?, maxPositionEmbeddings: Int?, attentionBias: Bool?) {
+        self.modelType = modelType
+        self.vocabSize = vocabSize
+        self.hiddenSize = hiddenSize
+        self.intermediateSize = intermediateSize
+        self.numHiddenLayers = numHiddenLayers
+        self.numAttentionHeads = numAttentionHeads
+        self.numKeyValueHeads = numKeyValueHeads
+        self.rmsNormEps = rmsNormEps
+        self.ropeTheta = ropeTheta
+        self.tieWordEmbeddings = tieWordEmbeddings
+        self.maxPositionEmbeddings = maxPositionEmbeddings
+        self.attentionBias = attentionBias
+    }
+
     /// Qwen2 always has q/k/v biases; Llama only with `attention_bias`.
     public var hasQKVBias: Bool { modelType == "qwen2" || attentionBias == true }
     public var kvHeads: Int { numKeyValueHeads ?? numAttentionHeads }
     public var theta: Double { ropeTheta ?? 10_000 }
-    public var tiedEmbeddings: Bool { tieWordEmbeddings ?? (modelType == "qwen2") }
+    /// Both LlamaConfig and Qwen2Config default tie_word_embeddings to false.
+    public var tiedEmbeddings: Bool { tieWordEmbeddings ?? false }
 
     /// The per-layer sizes.
     public var layerConfig: DecoderLayerConfig {

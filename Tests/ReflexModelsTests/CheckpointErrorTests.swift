@@ -100,3 +100,15 @@ struct CheckpointErrorTests {
         }
     }
 }
+
+@Suite("config.json defaults")
+struct ConfigDefaultsTests {
+    /// A text_config with only the keys OpenVLA-7B's file carries decodes to LlamaConfig's defaults.
+    @Test func sparseLlamaTextConfigUsesTransformersDefaults() throws {
+        let json = #"{"model_type": "llama", "pad_token_id": 32000, "torch_dtype": "bfloat16", "vocab_size": 32064}"#
+        let t = try JSONDecoder().decode(TextConfig.self, from: Data(json.utf8))
+        #expect(t.vocabSize == 32064 && t.hiddenSize == 4096 && t.intermediateSize == 11008)
+        #expect(t.numHiddenLayers == 32 && t.numAttentionHeads == 32 && t.kvHeads == 32)
+        #expect(t.rmsNormEps == 1e-6 && t.theta == 10_000 && !t.tiedEmbeddings && !t.hasQKVBias)
+    }
+}
