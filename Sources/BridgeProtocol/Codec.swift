@@ -250,21 +250,13 @@ extension ByteBuffer {
     public var array: [UInt8] { (0..<count).map { storage[$0] } }
 }
 
-extension JointValues {
+extension BoundedList {
     /// Host convenience; values past `BridgeWire.maxJoints` are ignored.
-    public init(_ values: [UInt16]) {
+    public init(_ values: [Element]) {
         self.init()
         for v in values { append(v) }
     }
-    public var array: [UInt16] { (0..<count).map { values[$0] } }
-}
-
-extension ServoIDs {
-    public init(_ ids: [UInt8]) {
-        self.init()
-        for v in ids { append(v) }
-    }
-    public var array: [UInt8] { (0..<count).map { ids[$0] } }
+    public var array: [Element] { (0..<count).map { storage[$0] } }
 }
 
 extension FrameDecoder {

@@ -15,68 +15,50 @@ public enum MessageType: UInt8, Sendable {
     case nack = 0x82
 }
 
-/// Up to `BridgeWire.maxJoints` 16-bit values, one per joint (positions or limits, servo units).
-public struct JointValues: Equatable, Sendable {
+/// Up to `BridgeWire.maxJoints` integers in fixed storage (no allocation): one per joint.
+public struct BoundedList<Element: FixedWidthInteger & Sendable>: Equatable, Sendable {
     public private(set) var count: Int
-    public var values: InlineArray<16, UInt16>
+    var storage: InlineArray<16, Element>
 
-    public init() { count = 0; values = InlineArray(repeating: 0) }
+    public init() { count = 0; storage = InlineArray(repeating: .zero) }
 
-    /// `count` joints, all `value`.
-    public init(count: Int, value: UInt16) {
-        self.count = min(max(count, 0), BridgeWire.maxJoints)
-        values = InlineArray(repeating: 0)
-        for i in 0..<self.count { values[i] = value }
+    /// `count` entries (clamped to the capacity), all `value`.
+    public init(count: Int, value: Element) {
+        self.init()
+        for _ in 0..<min(max(count, 0), BridgeWire.maxJoints) { append(value) }
     }
 
-    public subscript(i: Int) -> UInt16 {
-        get { values[i] }
-        set { values[i] = newValue }
+    public subscript(i: Int) -> Element {
+        get { storage[i] }
+        set { storage[i] = newValue }
     }
 
     /// Appends a value; returns false when full.
     @discardableResult
-    public mutating func append(_ v: UInt16) -> Bool {
+    public mutating func append(_ v: Element) -> Bool {
         guard count < BridgeWire.maxJoints else { return false }
-        values[count] = v
+        storage[count] = v
         count += 1
         return true
     }
 
-    public static func == (a: JointValues, b: JointValues) -> Bool {
+    public static func == (a: BoundedList, b: BoundedList) -> Bool {
         guard a.count == b.count else { return false }
-        for i in 0..<a.count where a.values[i] != b.values[i] { return false }
+        for i in 0..<a.count where a.storage[i] != b.storage[i] { return false }
         return true
     }
 }
 
-/// Up to `BridgeWire.maxJoints` servo IDs.
-public struct ServoIDs: Equatable, Sendable {
-    public private(set) var count: Int
-    public var ids: InlineArray<16, UInt8>
+/// 16-bit values, one per joint (positions or limits, servo units).
+public typealias JointValues = BoundedList<UInt16>
+/// Servo bus IDs, one per joint.
+public typealias ServoIDs = BoundedList<UInt8>
 
-    public init() { count = 0; ids = InlineArray(repeating: 0) }
-
+extension BoundedList where Element == UInt8 {
     /// IDs 1...count.
     public init(sequentialCount count: Int) {
         self.init()
         for i in 0..<min(max(count, 0), BridgeWire.maxJoints) { append(UInt8(i + 1)) }
-    }
-
-    public subscript(i: Int) -> UInt8 { ids[i] }
-
-    @discardableResult
-    public mutating func append(_ id: UInt8) -> Bool {
-        guard count < BridgeWire.maxJoints else { return false }
-        ids[count] = id
-        count += 1
-        return true
-    }
-
-    public static func == (a: ServoIDs, b: ServoIDs) -> Bool {
-        guard a.count == b.count else { return false }
-        for i in 0..<a.count where a.ids[i] != b.ids[i] { return false }
-        return true
     }
 }
 
