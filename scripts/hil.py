@@ -147,7 +147,12 @@ def run(a, pty, holder, servo_path, t_start):
     sts = mon["statuses"]
     check(len(sts) >= 18, f"periodic status reports arrive ({len(sts)} in 2.2 s)")
     ups = [s["uptime_ms"] for s in sts]
-    check(all(b - a_ == STATUS_MS for a_, b in zip(ups, ups[1:])), "status every 100 ms of firmware time, none lost")
+    gaps = [b - a_ for a_, b in zip(ups, ups[1:])]
+    # Under emulation on a shared host the firmware's poll loop can run a few ms late; the schedule
+    # is drift-free, so gaps stay near the period and a lost report would show as a ~200 ms gap.
+    check(all(STATUS_MS - 10 <= g <= STATUS_MS + 10 for g in gaps)
+          and abs((ups[-1] - ups[0]) / max(len(gaps), 1) - STATUS_MS) <= 2,
+          f"status every {STATUS_MS} ms of firmware time (gaps {min(gaps)}–{max(gaps)} ms), none lost")
     hold = next((s for s in sts if s["watchdog"] == "holding"), None)
     off = next((s for s in sts if s["watchdog"] == "torque_off"), None)
     trip_ms = off_ms = None

@@ -73,7 +73,11 @@ public struct Controller {
         // Signed distance so a late tick does not wait a whole clock wrap.
         if Int32(bitPattern: now &- nextStatusMs) >= 0 {
             sendStatus(now: now)
-            nextStatusMs = now &+ Controller.statusPeriodMs
+            // Drift-free: the next report is due one period after this one was due, so a loop that
+            // runs a millisecond late does not shift every later report; after a longer stall the
+            // schedule restarts from now instead of bursting to catch up.
+            nextStatusMs = nextStatusMs &+ Controller.statusPeriodMs
+            if Int32(bitPattern: now &- nextStatusMs) >= 0 { nextStatusMs = now &+ Controller.statusPeriodMs }
         }
     }
 

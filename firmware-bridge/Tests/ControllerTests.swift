@@ -212,4 +212,16 @@ let config3 = Configuration(ids: ServoIDs([1, 2, 3]), minimum: JointValues([0, 5
         // Host frames carry consecutive sequence numbers.
         #expect(r.host.map(\.seq) == (0..<10).map { UInt8($0) })
     }
+
+    @Test func lateLoopDoesNotShiftTheStatusSchedule() {
+        var r = Rig()
+        // A tick 3 ms late does not push the next report to 203: it stays due at 200 (drift-free).
+        for t: UInt32 in [103, 200, 300] { r.now = t; r.c.tick(now: t); r.drain() }
+        // A stall of more than a period restarts the schedule from now: one report, no burst.
+        r.now = 650; r.c.tick(now: 650); r.drain()
+        r.now = 700; r.c.tick(now: 700); r.drain()
+        r.now = 750; r.c.tick(now: 750); r.drain()
+        let ups = r.host.compactMap { f -> UInt32? in if case .status(let s) = f.message { s.uptimeMs } else { nil } }
+        #expect(ups == [103, 200, 300, 650, 750])
+    }
 }
