@@ -62,10 +62,16 @@ let package = Package(
             name: "ReflexIO",
             dependencies: ["BridgeProtocol"]
         ),
+        // The deterministic tabletop simulator, its scripted expert and the demonstration format.
+        .target(
+            name: "ReflexSim",
+            dependencies: ["ReflexCore"]
+        ),
         .executableTarget(
             name: "reflex",
             dependencies: [
                 "ReflexCore",
+                "ReflexSim",
                 "ReflexModels",
                 "ReflexIO",
                 "BridgeProtocol",
@@ -87,6 +93,10 @@ let package = Package(
             name: "ReflexModelsTests",
             dependencies: ["ReflexModels", "ReflexCore", "ReflexTestSupport"],
             exclude: ["Fixtures"]
+        ),
+        .testTarget(
+            name: "ReflexSimTests",
+            dependencies: ["ReflexSim", "ReflexCore"]
         ),
         .testTarget(
             name: "BridgeProtocolTests",

@@ -17,7 +17,7 @@ struct Reflex: ParsableCommand {
             Environment: REFLEX_THREADS (worker threads), REFLEX_ISA (force an int8 kernel path).
             """,
         version: ReflexVersion.string,
-        subcommands: [Predict.self, Quantize.self, Bench.self, Bridge.self]
+        subcommands: [Predict.self, Quantize.self, Bench.self, Bridge.self, Sim.self]
     )
 
     static func main() {

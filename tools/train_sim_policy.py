@@ -1,0 +1,358 @@
+"""
+train_sim_policy.py -- train the tiny OpenVLA-architecture policy on simulator demonstrations and export it
+in the Hugging Face OpenVLA layout that `reflex predict` / `reflex eval` load.
+
+Developer tool (never a CI or runtime dependency). Needs torch, transformers, timm, tokenizers, safetensors,
+numpy, pillow (the same stack as tools/make_fixtures.py, whose model/tokenizer/export code it reuses).
+
+    reflex sim record --task pick_place --episodes 500 --seed 0 --noise 0.02 --out data/sim/pick_place
+    reflex sim record --task push       --episodes 500 --seed 0 --noise 0.02 --out data/sim/push
+    reflex sim record --task reach      --episodes 1000 --seed 0 --noise 0.02 --out data/sim/reach
+    python3 tools/train_sim_policy.py --data data/sim/pick_place data/sim/push data/sim/reach \
+        --work .train/sim --out models/reflex-sim-tiny --steps 6000
+
+The run is resumable: it saves WORK/state.pt every --save-every steps and continues from it when restarted
+with the same arguments. It exports the checkpoint to --out every --export-every steps and at the end,
+together with training.json (command, data size, library versions, loss curve) and loss_curve.png.
+
+Model (OpenVLA architecture at a tiny size): one SigLIP-style ViT (timm VisionTransformer, 224x224 input,
+patch 28 -> 8x8 = 64 patch tokens, width 128, depth 4; features from the second-to-last block as OpenVLA),
+a gelu-mlp projector, a Llama decoder (transformers LlamaForCausalLM, hidden 192, 4 layers), a 768-token
+SentencePiece-BPE tokenizer whose last 256 ids are the action bins, OpenVLA's prompt, and q01/q99 action
+normalisation (gripper un-normalised, mask false).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Dict, List
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image, ImageDraw
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import make_fixtures as mf  # noqa: E402
+
+PATCH = 28
+UNNORM_KEY = "reflex_sim"
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", nargs="+", required=True, help="directories written by `reflex sim record`")
+    p.add_argument("--work", required=True, help="scratch directory for the resumable training state")
+    p.add_argument("--out", required=True, help="checkpoint directory to export")
+    p.add_argument("--steps", type=int, default=6000)
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--save-every", type=int, default=100)
+    p.add_argument("--export-every", type=int, default=1000)
+    p.add_argument("--width", type=int, default=128, help="ViT width")
+    p.add_argument("--depth", type=int, default=4, help="ViT depth (features come from block depth-2)")
+    p.add_argument("--hidden", type=int, default=192, help="Llama hidden size")
+    p.add_argument("--layers", type=int, default=4, help="Llama layers")
+    p.add_argument("--benchmark", type=int, default=0, help="time N steps and exit (sizing)")
+    return p.parse_args()
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Data
+# ------------------------------------------------------------------------------------------------------------------
+
+
+class Demos:
+    """All recorded frames in memory (uint8), their expert labels, and each frame's prompt."""
+
+    def __init__(self, dirs: List[str]) -> None:
+        frames, actions, episode_of, self.instructions, self.episodes = [], [], [], [], []
+        for d in dirs:
+            m = json.loads((Path(d) / "manifest.json").read_text())
+            assert m["format"] == "reflex-sim-demonstrations/1", f"{d}: unknown format {m['format']}"
+            for e in m["episodes"]:
+                if not e["success"]:
+                    continue
+                ed = Path(d) / e["dir"]
+                f = np.load(ed / "frames.npy")
+                a = np.load(ed / "actions.npy")
+                assert f.shape[0] == a.shape[0] and f.shape[1:] == (224, 224, 3), ed
+                frames.append(f)
+                actions.append(a)
+                episode_of.append(np.full(f.shape[0], len(self.episodes), dtype=np.int64))
+                self.instructions.append(e["instruction"])
+                self.episodes.append({"task": e["task"], "seed": e["seed"], "steps": int(f.shape[0])})
+        self.frames = np.concatenate(frames)
+        self.actions = np.concatenate(actions).astype(np.float32)
+        self.episode_of = np.concatenate(episode_of)
+        print(f"data: {len(self.episodes)} episodes, {len(self.frames)} frames, "
+              f"{self.frames.nbytes / 2**30:.2f} GiB", flush=True)
+
+    def norm_stats(self) -> Dict:
+        a = self.actions
+        q01 = np.quantile(a, 0.01, axis=0)
+        q99 = np.quantile(a, 0.99, axis=0)
+        return {UNNORM_KEY: {
+            "action": {
+                "mean": a.mean(0).tolist(), "std": a.std(0).tolist(), "max": a.max(0).tolist(),
+                "min": a.min(0).tolist(), "q01": q01.tolist(), "q99": q99.tolist(),
+                "mask": [True, True, True, True, True, True, False],
+            },
+            "proprio": {k: [0.0] * 7 for k in ["mean", "std", "max", "min", "q01", "q99"]},
+            "num_transitions": int(len(a)), "num_trajectories": len(self.episodes),
+        }}
+
+
+def normalize_actions(a: np.ndarray, stats: Dict) -> np.ndarray:
+    st = stats[UNNORM_KEY]["action"]
+    lo, hi, mask = np.asarray(st["q01"]), np.asarray(st["q99"]), np.asarray(st["mask"])
+    n = np.clip(2 * (a - lo) / (hi - lo + 1e-8) - 1, -1, 1)
+    return np.where(mask, n, a)
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Model
+# ------------------------------------------------------------------------------------------------------------------
+
+
+def make_spec(args: argparse.Namespace) -> mf.FixtureSpec:
+    v = mf.VisionSpec("siglip", width=args.width, depth=args.depth, heads=4, mlp_dim=4 * args.width, gelu="tanh")
+    return mf.FixtureSpec(
+        name="reflex-sim-tiny", family="llama", vision=[v], vision_backbone_id="siglip-vit-so400m",
+        timm_model_ids=["vit_so400m_patch14_siglip_224"], arch_specifier="gelu-mlp", llm_bf16=False, shards=1,
+        dino_mean=mf.DINO_MEAN_F32, dino_std=mf.DINO_STD_F32, seed=args.seed)
+
+
+def build_lm(args: argparse.Namespace) -> torch.nn.Module:
+    cfg = mf.LlamaConfig(
+        vocab_size=mf.pad_to_64(mf.LLAMA_VOCAB + 1), hidden_size=args.hidden, intermediate_size=args.hidden * 8 // 3 // 16 * 16,
+        num_hidden_layers=args.layers, num_attention_heads=4, num_key_value_heads=4, hidden_act="silu",
+        max_position_embeddings=2048, rms_norm_eps=1e-5, rope_theta=10000.0, tie_word_embeddings=False,
+        attention_bias=False, bos_token_id=1, eos_token_id=2, pad_token_id=mf.LLAMA_VOCAB)
+    cfg._attn_implementation = "sdpa"
+    return mf.LlamaForCausalLM(cfg)
+
+
+def build_tokenizer(instructions: List[str], seed: int):
+    rng = np.random.default_rng(seed)
+    corpus = mf.build_corpus(rng)
+    for s in sorted(set(instructions)):
+        corpus += [s, mf.OPENVLA_PROMPT.format(instruction=s.lower()).replace("\n", "")] * 3
+    return mf.build_llama_tokenizer(corpus, mf.LLAMA_VOCAB)
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Export and plots
+# ------------------------------------------------------------------------------------------------------------------
+
+
+def export(model, spec, tok_json: str, tok_info: Dict, stats: Dict, out: Path, meta: Dict) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    model.eval()
+    sd = mf.export_state_dict(model, spec)
+    # timm's SigLIP attention-pool head is never used by OpenVLA (features come from block depth-2): drop it,
+    # as the unused last block's weights are kept (they are part of the architecture's checkpoint).
+    sd = {k: v for k, v in sd.items() if ".attn_pool." not in k}
+    tmp = out / "model.safetensors.tmp"
+    mf.save_file(sd, str(tmp), metadata={"format": "pt"})
+    os.replace(tmp, out / "model.safetensors")
+    cfg = mf.make_config(spec, model.lm, tok_info)
+    cfg["norm_stats"] = stats
+    cfg["image_sizes"] = [224]
+    mf.write_json(out / "config.json", cfg)
+    mf.write_json(out / "preprocessor_config.json", mf.make_preprocessor_config(spec))
+    (out / "tokenizer.json").write_text(tok_json, encoding="utf-8")
+    for name, obj in mf.tokenizer_side_files(spec, tok_info).items():
+        mf.write_json(out / name, obj)
+    mf.write_json(out / "training.json", meta)
+    plot_losses(meta["loss_curve"], out / "loss_curve.png")
+    model.train()
+
+
+def plot_losses(curve: List[List[float]], path: Path) -> None:
+    """A log-scale loss plot drawn with Pillow (no plotting library needed)."""
+    W, H, m = 640, 360, 48
+    img = Image.new("RGB", (W, H), "white")
+    d = ImageDraw.Draw(img)
+    if len(curve) >= 2:
+        steps = [c[0] for c in curve]
+        series = [[max(c[1], 1e-3) for c in curve], [max(c[2], 1e-3) for c in curve if c[2] is not None]]
+        lo = math.log10(min(min(s) for s in series if s))
+        hi = math.log10(max(max(s) for s in series if s))
+        hi = max(hi, lo + 1e-3)
+        xs = lambda s: m + (W - 2 * m) * (s - steps[0]) / max(1, steps[-1] - steps[0])  # noqa: E731
+        ys = lambda v: H - m - (H - 2 * m) * (math.log10(v) - lo) / (hi - lo)  # noqa: E731
+        d.line([(xs(s), ys(v)) for s, v in zip(steps, series[0])], fill=(30, 90, 200), width=2)
+        val = [(c[0], c[2]) for c in curve if c[2] is not None]
+        if len(val) >= 2:
+            d.line([(xs(s), ys(v)) for s, v in val], fill=(220, 80, 30), width=2)
+        for k in range(5):
+            v = 10 ** (lo + (hi - lo) * k / 4)
+            d.text((4, ys(v) - 6), f"{v:.3f}", fill="black")
+        d.text((m, H - m + 8), f"step {steps[0]}", fill="black")
+        d.text((W - m - 60, H - m + 8), f"step {steps[-1]}", fill="black")
+    d.text((m, 10), "training loss (blue), held-out loss (orange), log scale", fill="black")
+    d.rectangle([m, m, W - m, H - m], outline=(120, 120, 120))
+    img.save(path)
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Training
+# ------------------------------------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    args = parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    mf.PATCH_SIZE = PATCH  # make_fixtures' ViT builder and config writer read these module globals
+    mf.IMAGE_SIZE = 224
+    n_patches = (224 // PATCH) ** 2
+    work, out = Path(args.work), Path(args.out)
+    work.mkdir(parents=True, exist_ok=True)
+
+    data = Demos(args.data)
+    tok_path = work / "tokenizer.json"
+    if tok_path.exists():
+        tok_json = tok_path.read_text(encoding="utf-8")
+        tok_info = json.loads((work / "tokenizer_info.json").read_text())
+    else:
+        tok_json, tok_info = build_tokenizer(data.instructions, args.seed)
+        tok_path.write_text(tok_json, encoding="utf-8")
+        mf.write_json(work / "tokenizer_info.json", tok_info)
+    tok = mf.Tokenizer.from_str(tok_json)
+    stats = data.norm_stats()
+    spec = make_spec(args)
+    model = mf.TinyPrismatic(spec.vision, build_lm(args))
+    n_params = sum(p.numel() for p in model.parameters())
+    print(f"model: {n_params / 1e6:.2f} M parameters, {n_patches} patch tokens", flush=True)
+
+    # Per-frame token sequences: prompt + 7 action tokens + </s>.
+    prompts = [mf.prompt_ids(spec, tok, s, tok_info)[1] for s in data.instructions]
+    vocab = mf.action_vocab(spec, tok_info)
+    norm = normalize_actions(data.actions, stats)
+    act_tokens = np.array([mf.actions_to_tokens(a, vocab) for a in norm], dtype=np.int64)
+    # Hold out every 20th episode for a validation loss.
+    val_ep = set(range(0, len(data.episodes), 20))
+    is_val = np.array([e in val_ep for e in data.episode_of])
+    train_idx, val_idx = np.nonzero(~is_val)[0], np.nonzero(is_val)[0]
+    print(f"train frames {len(train_idx)}, held-out frames {len(val_idx)}", flush=True)
+
+    mean = torch.tensor(mf.SIGLIP_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(mf.SIGLIP_STD).view(1, 3, 1, 1)
+
+    def batch(idx: np.ndarray):
+        px = torch.from_numpy(data.frames[idx]).permute(0, 3, 1, 2).float().div_(255.0)
+        px = (px - mean) / std
+        seqs = [prompts[data.episode_of[i]] + act_tokens[i].tolist() + [2] for i in idx]
+        n_prompt = [len(prompts[data.episode_of[i]]) for i in idx]
+        T = max(len(s) for s in seqs)
+        ids = torch.tensor([s + [tok_info["pad_token_id"]] * (T - len(s)) for s in seqs])
+        labels = torch.full((len(idx), T + n_patches), -100, dtype=torch.long)
+        for b, s in enumerate(seqs):
+            labels[b, n_prompt[b] + n_patches: len(s) + n_patches] = torch.tensor(s[n_prompt[b]:])
+        return px, ids, labels
+
+    def loss_on(idx: np.ndarray):
+        px, ids, labels = batch(idx)
+        mm, _, _ = model.embed([px], ids)
+        logits = model.lm(inputs_embeds=mm, use_cache=False).logits
+        lg, lb = logits[:, :-1].reshape(-1, logits.shape[-1]), labels[:, 1:].reshape(-1)
+        loss = F.cross_entropy(lg, lb, ignore_index=-100)
+        keep = lb != -100
+        acc = (lg[keep].argmax(-1) == lb[keep]).float().mean()
+        return loss, acc
+
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01, betas=(0.9, 0.95))
+    warm = 200
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / warm) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(s, args.steps) / args.steps))))
+    rng = np.random.default_rng(args.seed + 1)
+    step, curve, elapsed = 0, [], 0.0
+    state_path = work / "state.pt"
+    if state_path.exists():
+        st = torch.load(state_path, weights_only=False)
+        model.load_state_dict(st["model"])
+        opt.load_state_dict(st["opt"])
+        sched.load_state_dict(st["sched"])
+        rng.bit_generator.state = st["rng"]
+        torch.set_rng_state(st["torch_rng"])
+        step, curve, elapsed = st["step"], st["curve"], st["elapsed"]
+        print(f"resumed at step {step} ({elapsed / 60:.1f} min trained)", flush=True)
+
+    def meta() -> Dict:
+        return {
+            "command": "python3 tools/train_sim_policy.py " + " ".join(sys.argv[1:]),
+            "data": {"dirs": args.data, "episodes": len(data.episodes), "frames": int(len(data.frames)),
+                     "train_frames": int(len(train_idx)), "held_out_frames": int(len(val_idx)),
+                     "per_task_episodes": {t: sum(1 for e in data.episodes if e["task"] == t)
+                                           for t in sorted({e["task"] for e in data.episodes})}},
+            "model": {"parameters": n_params, "patch_tokens": n_patches, "vit_width": args.width, "vit_depth": args.depth,
+                      "llm_hidden": args.hidden, "llm_layers": args.layers},
+            "optimizer": {"name": "AdamW", "lr": args.lr, "batch": args.batch, "steps": args.steps, "warmup": warm,
+                          "schedule": "linear warm-up, cosine to 5%", "weight_decay": 0.01},
+            "step": step, "train_minutes": round(elapsed / 60, 1), "threads": args.threads,
+            "versions": mf.versions(),
+            "loss_curve_columns": ["step", "train_loss", "held_out_loss", "held_out_token_accuracy"],
+            "loss_curve": curve,
+        }
+
+    model.train()
+    window: List[float] = []
+    t_last = time.time()
+    bench_t0 = None
+    while step < args.steps:
+        if args.benchmark and step == 2:
+            bench_t0 = time.time()
+        if args.benchmark and bench_t0 is not None and step == 2 + args.benchmark:
+            dt = (time.time() - bench_t0) / args.benchmark
+            print(f"benchmark: {dt * 1000:.0f} ms/step, {args.batch / dt:.1f} samples/s", flush=True)
+            return
+        idx = rng.choice(train_idx, size=args.batch, replace=False)
+        loss, _ = loss_on(idx)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        step += 1
+        window.append(float(loss.detach()))
+        now = time.time()
+        elapsed += now - t_last
+        t_last = now
+        if step % 50 == 0 or step == args.steps:
+            val_loss, val_acc = None, None
+            if step % 250 == 0 or step == args.steps:
+                model.eval()
+                with torch.no_grad():
+                    vi = np.random.default_rng(7).choice(val_idx, size=min(256, len(val_idx)), replace=False)
+                    ls, accs = zip(*[loss_on(vi[i:i + 64]) for i in range(0, len(vi), 64)])
+                    val_loss, val_acc = float(np.mean([float(x) for x in ls])), float(np.mean([float(x) for x in accs]))
+                model.train()
+            curve.append([step, float(np.mean(window)), val_loss, val_acc])
+            window = []
+            eta = elapsed / step * (args.steps - step)
+            print(f"step {step:5d}/{args.steps} loss {curve[-1][1]:.4f}"
+                  + (f" held-out {val_loss:.4f} acc {val_acc:.3f}" if val_loss is not None else "")
+                  + f" lr {sched.get_last_lr()[0]:.2e} {elapsed / 60:.1f} min, eta {eta / 60:.1f} min", flush=True)
+        if step % args.save_every == 0 or step == args.steps:
+            tmp = work / "state.pt.tmp"
+            torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
+                        "rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(), "step": step,
+                        "curve": curve, "elapsed": elapsed}, tmp)
+            os.replace(tmp, state_path)
+        if step % args.export_every == 0 or step == args.steps:
+            export(model, spec, tok_json, tok_info, stats, out, meta())
+            print(f"exported {out} at step {step}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
