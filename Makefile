@@ -4,7 +4,7 @@ SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BUILD_DIR := .build
 RELEASE   := $(BUILD_DIR)/release/reflex
 # Debian packages the build and tests need (see README).
-APT_PACKAGES := libopenblas-dev libv4l-dev libpng-dev libjpeg-dev pkg-config qemu-user-static gcc-aarch64-linux-gnu \
+APT_PACKAGES := libopenblas-dev libv4l-dev libpng-dev libjpeg-dev libgif-dev pkg-config qemu-user-static gcc-aarch64-linux-gnu \
                 qemu-system-arm python3
 
 .PHONY: all deps build release run test test-swift test-c test-arm bench clean help firmware hil

@@ -13,6 +13,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
     targets: [
         // ISA-specific hot loops (int8 GEMM/GEMV, vector math), CPU dispatch, thread pool. C, libc only.
@@ -37,10 +38,11 @@ let package = Package(
             name: "ReflexCore",
             dependencies: ["CKernels", "COpenBLAS"]
         ),
-        // PNG / JPEG files through libpng and libjpeg-turbo (Debian: libpng-dev, libjpeg-dev).
+        // PNG / JPEG files through libpng and libjpeg-turbo, animated GIF recordings through giflib
+        // (Debian: libpng-dev, libjpeg-dev, libgif-dev).
         .target(
             name: "CImageCodecs",
-            linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg")]
+            linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg"), .linkedLibrary("gif")]
         ),
         // Checkpoints: safetensors, config.json, tokenizer.json, weight-name mapping. Uses Foundation.
         .target(
@@ -60,7 +62,7 @@ let package = Package(
         // Robot I/O: termios serial port and the host side of the bridge. Foundation allowed.
         .target(
             name: "ReflexIO",
-            dependencies: ["BridgeProtocol"]
+            dependencies: ["BridgeProtocol", "ReflexCore", "ReflexSim", .product(name: "Yams", package: "Yams")]
         ),
         // The deterministic tabletop simulator, its scripted expert and the demonstration format.
         .target(

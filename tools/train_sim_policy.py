@@ -62,6 +62,9 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--hidden", type=int, default=192, help="Llama hidden size")
     p.add_argument("--layers", type=int, default=4, help="Llama layers")
     p.add_argument("--benchmark", type=int, default=0, help="time N steps and exit (sizing)")
+    p.add_argument("--aux-weight", type=float, default=5.0,
+                   help="weight of the auxiliary state-regression loss (training only; the head is not exported)")
+    p.add_argument("--init", default=None, help="initialise model weights from another run's state.pt")
     return p.parse_args()
 
 
@@ -74,7 +77,7 @@ class Demos:
     """All recorded frames in memory (uint8), their expert labels, and each frame's prompt."""
 
     def __init__(self, dirs: List[str]) -> None:
-        frames, actions, episode_of, self.instructions, self.episodes = [], [], [], [], []
+        frames, actions, states, episode_of, self.instructions, self.episodes = [], [], [], [], [], []
         for d in dirs:
             m = json.loads((Path(d) / "manifest.json").read_text())
             assert m["format"] == "reflex-sim-demonstrations/1", f"{d}: unknown format {m['format']}"
@@ -84,6 +87,7 @@ class Demos:
                 ed = Path(d) / e["dir"]
                 f = np.load(ed / "frames.npy")
                 a = np.load(ed / "actions.npy")
+                states.append(np.load(ed / "states.npy"))
                 assert f.shape[0] == a.shape[0] and f.shape[1:] == (224, 224, 3), ed
                 frames.append(f)
                 actions.append(a)
@@ -92,6 +96,8 @@ class Demos:
                 self.episodes.append({"task": e["task"], "seed": e["seed"], "steps": int(f.shape[0])})
         self.frames = np.concatenate(frames)
         self.actions = np.concatenate(actions).astype(np.float32)
+        # Simulator state per frame: gripper x, y, z, open, target x, y, held, success (training-only auxiliary target).
+        self.states = np.concatenate(states).astype(np.float32)
         self.episode_of = np.concatenate(episode_of)
         print(f"data: {len(self.episodes)} episodes, {len(self.frames)} frames, "
               f"{self.frames.nbytes / 2**30:.2f} GiB", flush=True)
@@ -261,16 +267,42 @@ def main() -> None:
             labels[b, n_prompt[b] + n_patches: len(s) + n_patches] = torch.tensor(s[n_prompt[b]:])
         return px, ids, labels
 
+    # Auxiliary head (training only, not exported): from the hidden state that predicts the first action
+    # token, regress the gripper's x, y, z and open state and the target object's x, y and held state. A dense
+    # signal that teaches the ViT and the decoder where things are long before the 256-way action-token loss
+    # alone would; the exported checkpoint is the unchanged OpenVLA architecture.
+    aux_cols = [0, 1, 2, 3, 4, 5, 6]
+    aux_head = torch.nn.Linear(args.hidden, len(aux_cols))
+    model.add_module("aux_head", aux_head)
+    # Second auxiliary (training only): each ViT patch feature scores "the gripper is drawn here"; softmax over
+    # the 64 patches against the patch that holds the gripper's projected position (ReflexSim's camera:
+    # u = 112 + 95 x, v = 128 + 80 y - 45 z). Dense supervision for the encoder.
+    grip_head = torch.nn.Linear(args.width, 1)
+    model.add_module("grip_head", grip_head)
+    grid = 224 // PATCH
+    gu = np.clip((112 + 95 * data.states[:, 0]) // PATCH, 0, grid - 1)
+    gv = np.clip((128 + 80 * data.states[:, 1] - 45 * data.states[:, 2]) // PATCH, 0, grid - 1)
+    grip_patch = torch.from_numpy((gv * grid + gu).astype(np.int64))
+
     def loss_on(idx: np.ndarray):
         px, ids, labels = batch(idx)
-        mm, _, _ = model.embed([px], ids)
-        logits = model.lm(inputs_embeds=mm, use_cache=False).logits
+        mm, feats, _ = model.embed([px], ids)
+        out = model.lm(inputs_embeds=mm, use_cache=False, output_hidden_states=True)
+        logits = out.logits
         lg, lb = logits[:, :-1].reshape(-1, logits.shape[-1]), labels[:, 1:].reshape(-1)
         loss = F.cross_entropy(lg, lb, ignore_index=-100)
         keep = lb != -100
         acc = (lg[keep].argmax(-1) == lb[keep]).float().mean()
-        return loss, acc
+        last = torch.tensor([len(prompts[data.episode_of[i]]) - 1 + n_patches for i in idx])
+        h = out.hidden_states[-1][torch.arange(len(idx)), last]
+        target = torch.from_numpy(data.states[idx][:, aux_cols])
+        aux = F.mse_loss(aux_head(h), target) + 0.2 * F.cross_entropy(grip_head(feats[0]).squeeze(-1), grip_patch[idx])
+        return loss + args.aux_weight * aux, acc, loss.detach(), aux.detach()
 
+    if args.init:
+        init = torch.load(args.init, weights_only=False)["model"]
+        missing = model.load_state_dict(init, strict=False)
+        print(f"initialised from {args.init} (missing {len(missing.missing_keys)} keys)", flush=True)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01, betas=(0.9, 0.95))
     warm = 200
     sched = torch.optim.lr_scheduler.LambdaLR(
@@ -301,12 +333,15 @@ def main() -> None:
                           "schedule": "linear warm-up, cosine to 5%", "weight_decay": 0.01},
             "step": step, "train_minutes": round(elapsed / 60, 1), "threads": args.threads,
             "versions": mf.versions(),
-            "loss_curve_columns": ["step", "train_loss", "held_out_loss", "held_out_token_accuracy"],
+            "loss_curve_columns": ["step", "train_loss", "held_out_loss", "held_out_token_accuracy", "train_aux_state_mse"],
+            "auxiliary_loss": {"weight": args.aux_weight, "targets": "gripper x y z open, target x y held (simulator state)",
+                               "exported": False},
             "loss_curve": curve,
         }
 
     model.train()
     window: List[float] = []
+    aux_window: List[float] = []
     t_last = time.time()
     bench_t0 = None
     while step < args.steps:
@@ -317,14 +352,15 @@ def main() -> None:
             print(f"benchmark: {dt * 1000:.0f} ms/step, {args.batch / dt:.1f} samples/s", flush=True)
             return
         idx = rng.choice(train_idx, size=args.batch, replace=False)
-        loss, _ = loss_on(idx)
+        loss, _, ce, aux = loss_on(idx)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         sched.step()
         step += 1
-        window.append(float(loss.detach()))
+        window.append(float(ce))
+        aux_window.append(float(aux))
         now = time.time()
         elapsed += now - t_last
         t_last = now
@@ -334,13 +370,13 @@ def main() -> None:
                 model.eval()
                 with torch.no_grad():
                     vi = np.random.default_rng(7).choice(val_idx, size=min(256, len(val_idx)), replace=False)
-                    ls, accs = zip(*[loss_on(vi[i:i + 64]) for i in range(0, len(vi), 64)])
-                    val_loss, val_acc = float(np.mean([float(x) for x in ls])), float(np.mean([float(x) for x in accs]))
+                    res = [loss_on(vi[i:i + 64]) for i in range(0, len(vi), 64)]
+                    val_loss, val_acc = float(np.mean([float(r[2]) for r in res])), float(np.mean([float(r[1]) for r in res]))
                 model.train()
-            curve.append([step, float(np.mean(window)), val_loss, val_acc])
-            window = []
+            curve.append([step, float(np.mean(window)), val_loss, val_acc, float(np.mean(aux_window))])
+            window, aux_window = [], []
             eta = elapsed / step * (args.steps - step)
-            print(f"step {step:5d}/{args.steps} loss {curve[-1][1]:.4f}"
+            print(f"step {step:5d}/{args.steps} loss {curve[-1][1]:.4f} aux {curve[-1][4]:.4f}"
                   + (f" held-out {val_loss:.4f} acc {val_acc:.3f}" if val_loss is not None else "")
                   + f" lr {sched.get_last_lr()[0]:.2e} {elapsed / 60:.1f} min, eta {eta / 60:.1f} min", flush=True)
         if step % args.save_every == 0 or step == args.steps:

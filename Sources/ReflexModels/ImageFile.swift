@@ -27,3 +27,48 @@ public enum ImageFile {
         }
     }
 }
+
+/// Writes an animated GIF (giflib), one frame at a time: the recording `reflex run` leaves for a
+/// person to watch.
+public final class GIFRecorder {
+    public let path: String
+    public let width: Int
+    public let height: Int
+    public private(set) var frames = 0
+    private var handle: OpaquePointer?
+
+    /// `frameDelay` is each frame's display time in seconds (rounded to 1/100 s).
+    public init(path: String, width: Int, height: Int, frameDelay: Double) throws {
+        var err = [CChar](repeating: 0, count: 256)
+        guard let h = rk_gif_open(path, Int32(width), Int32(height), Int32((frameDelay * 100).rounded()), &err, err.count) else {
+            throw ModelError(file: path, String(decoding: err.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+        }
+        self.path = path
+        self.width = width
+        self.height = height
+        handle = h
+    }
+
+    public func add(_ image: RGBImage) throws {
+        guard let handle else { throw ModelError(file: path, "recording already closed") }
+        guard image.width == width, image.height == height else {
+            throw ModelError(file: path, "frame is \(image.width)×\(image.height), recording is \(width)×\(height)")
+        }
+        var err = [CChar](repeating: 0, count: 256)
+        let rc = image.pixels.withUnsafeBufferPointer { rk_gif_add_frame(handle, $0.baseAddress, &err, err.count) }
+        guard rc == 0 else { throw ModelError(file: path, String(decoding: err.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)) }
+        frames += 1
+    }
+
+    /// Finishes the file.
+    public func close() throws {
+        guard let h = handle else { return }
+        handle = nil
+        var err = [CChar](repeating: 0, count: 256)
+        guard rk_gif_close(h, &err, err.count) == 0 else {
+            throw ModelError(file: path, String(decoding: err.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+        }
+    }
+
+    deinit { try? close() }
+}

@@ -18,7 +18,16 @@ int rk_decode_image_file(const char *path, uint8_t **pixels, int *width, int *he
 /// Encodes 8-bit RGB pixels as a PNG file. Returns 0 on success, else non-zero with a message in err.
 int rk_write_png(const char *path, const uint8_t *pixels, int width, int height, char *err, size_t errlen);
 
+/// An animated GIF being written (giflib). Frames are RGB24, width*height*3 bytes.
+typedef struct rk_gif rk_gif;
+/// Creates `path`; `delay_cs` is each frame's display time in 1/100 s. NULL on error (message in err).
+rk_gif *rk_gif_open(const char *path, int width, int height, int delay_cs, char *err, size_t errlen);
+int rk_gif_add_frame(rk_gif *gif, const uint8_t *rgb, char *err, size_t errlen);
+/// Finishes the file and frees `gif` (also on error).
+int rk_gif_close(rk_gif *gif, char *err, size_t errlen);
+
 #ifdef __cplusplus
 }
 #endif
+
 #endif

@@ -1,0 +1,169 @@
+import ReflexCore
+
+/// A camera frame and when it was captured (monotonic seconds, the clock `monotonicSeconds()` reads).
+public struct CameraFrame: Sendable {
+    public var image: RGBImage
+    public var timestamp: Double
+    public var sequence: Int
+    public init(image: RGBImage, timestamp: Double, sequence: Int) {
+        self.image = image
+        self.timestamp = timestamp
+        self.sequence = sequence
+    }
+}
+
+/// Where frames come from: a V4L2 camera, a replay folder, the simulator. `latest()` never
+/// blocks for long: it returns the newest frame (nil when there is none yet or the device is lost).
+public protocol FrameSource: AnyObject {
+    func latest() throws -> CameraFrame?
+}
+
+/// Where safe commands go: the bridge to the motor controller, a Feetech bus, the simulator.
+/// Commands are absolute, in the robot's command space (see `BoardProfile.safetyLimits()`).
+public protocol Actuator: AnyObject {
+    /// The measured (or last commanded) position, used as the reference for the first command.
+    func reference() throws -> [Float]
+    func send(_ command: [Float]) throws
+    /// Keep the previous command in force (and keep the link alive).
+    func hold() throws
+}
+
+/// Turns the model's 7-D action (robot units, after un-normalization) into an absolute command.
+public struct ActionMapping: Sendable {
+    public let robot: BoardProfile.Robot
+
+    public init(robot: BoardProfile.Robot) { self.robot = robot }
+
+    /// cartesian: reference xyz + (dx, dy, dz), gripper command; joints: reference joint + action ×
+    /// units_per_action for each joint, gripper command. Rotations are not used by either mapping.
+    public func command(for action: [Float], reference: [Float]) -> [Float] {
+        let gripper = action.count > 6 ? action[6] : reference[reference.count - 1]
+        switch robot.kind {
+        case .cartesian:
+            return [reference[0] + action[0], reference[1] + action[1], reference[2] + action[2], gripper]
+        case .joints:
+            var out = [Float]()
+            for (i, j) in robot.joints.enumerated() {
+                out.append(reference[i] + (i < action.count - 1 ? action[i] : 0) * Float(j.unitsPerAction))
+            }
+            return out + [gripper]
+        }
+    }
+}
+
+/// The frame-budget control loop: each tick takes the newest frame, asks the policy, and sends a
+/// safe command — or holds. It never sends a late action: a frame older than the profile allows,
+/// an inference that overruns the frame budget, a policy error or an unsafe action all hold.
+public final class ControlLoop {
+    public typealias Policy = (RGBImage) throws -> [Float]
+
+    /// Tick outcome counters and latency samples.
+    public struct Stats: Sendable, Codable {
+        public var ticks = 0
+        public var sent = 0
+        public var holds = 0
+        public var overruns = 0
+        public var staleFrames = 0
+        public var noFrame = 0
+        public var policyErrors = 0
+        public var unsafe = 0
+        /// Whole tick (frame → command sent), ms.
+        public var tickMs: [Double] = []
+        /// Everything but inference, ms.
+        public var overheadMs: [Double] = []
+        /// CameraFrame age when the tick took it, ms.
+        public var frameAgeMs: [Double] = []
+
+        public init() {}
+    }
+
+    public let source: FrameSource
+    public let actuator: Actuator
+    public let mapping: ActionMapping
+    public private(set) var safety: SafetyStage
+    public let budget: Double
+    public let maxFrameAge: Double
+    public var policy: Policy
+    public private(set) var stats = Stats()
+    /// The newest tick's command (nil on a hold) and action, for status lines.
+    public private(set) var lastCommand: [Float]?
+    public private(set) var lastAction: [Float]?
+    public private(set) var lastHold: String?
+    private var lastFrameSequence = -1
+
+    public init(source: FrameSource, actuator: Actuator, mapping: ActionMapping, limits: SafetyStage.Limits,
+                frameBudgetMs: Double, maxFrameAgeMs: Double, policy: @escaping Policy) {
+        self.source = source
+        self.actuator = actuator
+        self.mapping = mapping
+        self.safety = SafetyStage(limits: limits)
+        self.budget = frameBudgetMs / 1000
+        self.maxFrameAge = maxFrameAgeMs / 1000
+        self.policy = policy
+        stats.tickMs.reserveCapacity(1 << 16)
+        stats.overheadMs.reserveCapacity(1 << 16)
+        stats.frameAgeMs.reserveCapacity(1 << 16)
+    }
+
+    /// Re-reads the actuator's position as the safety reference (start-up, after reconnects, after
+    /// the simulator resets).
+    public func resynchronize() throws { safety.reset(to: try actuator.reference()) }
+
+    public func estop() { safety.estop() }
+
+    /// Runs one tick now.
+    public func tick() throws {
+        let t0 = monotonicSeconds()
+        stats.ticks += 1
+        lastCommand = nil
+        guard let frame = try source.latest() else { return try hold("no frame", \.noFrame, t0, inference: 0) }
+        let age = t0 - frame.timestamp
+        stats.frameAgeMs.append(age * 1000)
+        guard age <= maxFrameAge else { return try hold("stale frame", \.staleFrames, t0, inference: 0) }
+        lastFrameSequence = frame.sequence
+        let t1 = monotonicSeconds()
+        let action: [Float]
+        do {
+            action = try policy(frame.image)
+        } catch {
+            return try hold("policy error: \(error)", \.policyErrors, t0, inference: monotonicSeconds() - t1)
+        }
+        let t2 = monotonicSeconds()
+        lastAction = action
+        if t2 - t0 > budget { return try hold("overrun", \.overruns, t0, inference: t2 - t1) }
+        guard let ref = safety.last else { return try hold("no reference", \.unsafe, t0, inference: t2 - t1) }
+        switch safety.filter(mapping.command(for: action, reference: ref)) {
+        case .send(let command):
+            try actuator.send(command)
+            lastCommand = command
+            lastHold = nil
+            stats.sent += 1
+            record(t0, inference: t2 - t1)
+        case .hold(let reason):
+            try hold(reason.rawValue, \.unsafe, t0, inference: t2 - t1, counted: true)
+        }
+    }
+
+    private func hold(_ why: String, _ counter: WritableKeyPath<Stats, Int>, _ t0: Double, inference: Double, counted: Bool = false) throws {
+        if !counted { safety.hold(.fault) }
+        stats[keyPath: counter] += 1
+        stats.holds += 1
+        lastHold = why
+        try actuator.hold()
+        record(t0, inference: inference)
+    }
+
+    private func record(_ t0: Double, inference: Double) {
+        let total = monotonicSeconds() - t0
+        stats.tickMs.append(total * 1000)
+        stats.overheadMs.append((total - inference) * 1000)
+    }
+}
+
+/// Percentile (nearest rank) of unsorted samples; 0 when empty.
+public func percentile(_ samples: [Double], _ p: Double) -> Double {
+    guard !samples.isEmpty else { return 0 }
+    let s = samples.sorted()
+    let rank = Int((p / 100 * Double(s.count)).rounded(.up)) - 1
+    return s[min(max(rank, 0), s.count - 1)]
+}

@@ -1,0 +1,193 @@
+import ArgumentParser
+import Foundation
+import ReflexCore
+import ReflexIO
+import ReflexModels
+import ReflexSim
+
+/// `reflex eval`: closed-loop success in the simulator, through the real runtime stack.
+struct Eval: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Closed-loop task success of a policy in the simulator (LIBERO-style).",
+        discussion: """
+            Each step renders the camera frame, runs the policy (preprocess → vision → projector → language
+            model → action decoding → un-normalization), maps the action to an end-effector command, passes it
+            through the safety stage (finite check, step limit, workspace clamp) and applies it. An episode
+            succeeds when the task's success test holds before its step limit. Seeds default to 1000000 and
+            up, never used for training demonstrations. Reports per task the success rate with a 95% Wilson
+            interval, mean episode length and per-step policy latency percentiles.
+            """
+    )
+
+    @Option(help: "Task family (pick_place, push, reach) or all.")
+    var task: String = "all"
+
+    @Option(help: "Checkpoint directory (default: the committed trained policy).")
+    var model: String = defaultSimModel
+
+    @Option(help: "Episodes per task family.")
+    var episodes: Int = 20
+
+    @Option(help: "First episode seed (held-out seeds start at 1000000).")
+    var seed: UInt64 = 1_000_000
+
+    @Option(help: "Linear-layer precision: fp32 or int8.")
+    var quant: Precision = .fp32
+
+    @Option(name: .customLong("min-success"), help: "Exit 1 if any task's success rate is below this (CI guard).")
+    var minSuccess: Double?
+
+    @Flag(help: "Print one JSON object on stdout.")
+    var json = false
+
+    func validate() throws {
+        _ = try taskFamilies(task)
+        guard episodes > 0 else { throw ValidationError("--episodes must be positive, got \(episodes)") }
+    }
+
+    func run() throws {
+        let families = try taskFamilies(task)
+        let policy = try loadSimPolicy(model, precision: quant)
+        var results: [TaskResult] = []
+        let t0 = monotonicSeconds()
+        for family in families {
+            var successes = 0, steps = 0
+            var latencies: [Double] = []
+            for i in 0..<episodes {
+                let s = seed + UInt64(i)
+                let outcome = try runSimEpisode(family: family, seed: s, policy: policy, realTime: false) { _, _ in }
+                if outcome.success { successes += 1 }
+                steps += outcome.steps
+                latencies += outcome.policyMs
+                log.info("\(family.rawValue) \(i + 1)/\(episodes) seed \(s): \(outcome.success ? "success" : "fail") in \(outcome.steps) steps — \(successes)/\(i + 1) so far (\(String(format: "%.0f", monotonicSeconds() - t0)) s)")
+            }
+            let ci = wilsonInterval(successes: successes, trials: episodes)
+            results.append(TaskResult(task: family.rawValue, episodes: episodes, successes: successes,
+                                      successRate: Double(successes) / Double(episodes), ci95: [ci.lower, ci.upper],
+                                      meanSteps: Double(steps) / Double(episodes),
+                                      latencyMs: Latency(p50: percentile(latencies, 50), p95: percentile(latencies, 95), p99: percentile(latencies, 99))))
+        }
+        let overall = Double(results.map(\.successes).reduce(0, +)) / Double(results.count * episodes)
+        if json {
+            try printJSON(EvalOutput(tasks: results, overallSuccessRate: overall, model: model, precision: policy.precision.rawValue,
+                                     firstSeed: seed, seconds: monotonicSeconds() - t0))
+        } else {
+            print("task         episodes  success  95% CI           mean steps  policy ms p50/p95/p99")
+            for r in results {
+                print(String(format: "%-12@ %8d  %6.1f%%  [%5.1f%%, %5.1f%%]  %10.1f  %.1f / %.1f / %.1f", r.task as NSString, r.episodes,
+                             100 * r.successRate, 100 * r.ci95[0], 100 * r.ci95[1], r.meanSteps, r.latencyMs.p50, r.latencyMs.p95, r.latencyMs.p99))
+            }
+            print(String(format: "overall success %.1f%% (%@, %@)", 100 * overall, model, policy.precision.rawValue))
+        }
+        if let minSuccess, let worst = results.min(by: { $0.successRate < $1.successRate }), worst.successRate < minSuccess {
+            throw CLIError.runtime(String(format: "%@ success %.1f%% is below --min-success %.1f%%", worst.task, 100 * worst.successRate, 100 * minSuccess))
+        }
+    }
+
+    struct Latency: Encodable { var p50, p95, p99: Double }
+
+    struct TaskResult: Encodable {
+        var task: String
+        var episodes: Int
+        var successes: Int
+        var successRate: Double
+        var ci95: [Double]
+        var meanSteps: Double
+        var latencyMs: Latency
+        enum CodingKeys: String, CodingKey {
+            case task, episodes, successes, ci95
+            case successRate = "success_rate", meanSteps = "mean_steps", latencyMs = "latency_ms"
+        }
+    }
+
+    struct EvalOutput: Encodable {
+        var tasks: [TaskResult]
+        var overallSuccessRate: Double
+        var model: String
+        var precision: String
+        var firstSeed: UInt64
+        var seconds: Double
+        enum CodingKeys: String, CodingKey {
+            case tasks, model, precision, seconds
+            case overallSuccessRate = "overall_success_rate", firstSeed = "first_seed"
+        }
+    }
+}
+
+/// The 95% Wilson score interval for a binomial proportion (sound at 0% and 100%, unlike the
+/// normal approximation).
+func wilsonInterval(successes: Int, trials: Int, z: Double = 1.959964) -> (lower: Double, upper: Double) {
+    guard trials > 0 else { return (0, 1) }
+    let n = Double(trials), p = Double(successes) / n
+    let denom = 1 + z * z / n
+    let centre = (p + z * z / (2 * n)) / denom
+    let half = z * (p * (1 - p) / n + z * z / (4 * n * n)).squareRoot() / denom
+    return (max(0, centre - half), min(1, centre + half))
+}
+
+/// The committed trained policy: `models/reflex-sim-tiny` under the current directory, or next to
+/// the repository the binary was built in.
+let defaultSimModel: String = {
+    let local = "models/reflex-sim-tiny"
+    if FileManager.default.fileExists(atPath: local + "/config.json") { return local }
+    let exe = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+    let repo = exe.deletingLastPathComponent().appendingPathComponent("../../" + local).standardized.path
+    return FileManager.default.fileExists(atPath: repo + "/config.json") ? repo : local
+}()
+
+/// Loads a simulator policy with its single dataset's statistics.
+func loadSimPolicy(_ dir: String, precision: Precision) throws -> VLAPolicy {
+    guard FileManager.default.fileExists(atPath: dir + "/config.json") else {
+        throw CLIError.invalidInput("\(dir)/config.json: no checkpoint there (train one with tools/train_sim_policy.py)")
+    }
+    let t0 = monotonicSeconds()
+    let p = try VLAPolicy(directory: dir, precision: precision)
+    log.info("loaded \(dir) (\(p.precision.rawValue)) in \(String(format: "%.0f", (monotonicSeconds() - t0) * 1000)) ms")
+    return p
+}
+
+/// What one simulated episode produced.
+struct SimEpisodeOutcome {
+    var success: Bool
+    var steps: Int
+    var policyMs: [Double]
+    var loop: ControlLoop.Stats
+}
+
+/// The safety limits of the simulated arm (ReflexSim's workspace and step limits, gripper free).
+func simLimits() throws -> SafetyStage.Limits {
+    try SafetyStage.Limits(lower: [World.workspaceMin.x, World.workspaceMin.y, World.workspaceMin.z, 0],
+                           upper: [World.workspaceMax.x, World.workspaceMax.y, World.workspaceMax.z, 1],
+                           maxStep: [World.maxStep, World.maxStep, World.maxStep, 1])
+}
+
+/// Runs one episode through the control loop (frame → policy → mapping → safety → simulator).
+/// `realTime` paces ticks at `rateHz` and applies the frame budget; otherwise ticks run back to back
+/// with no budget (accuracy evaluation). `onTick` sees the rig and loop after every tick.
+func runSimEpisode(family: TaskFamily, seed: UInt64, policy: VLAPolicy, realTime: Bool, rateHz: Double = 10,
+                   frameBudgetMs: Double = .infinity, limits: SafetyStage.Limits? = nil,
+                   onTick: (SimRig, ControlLoop) throws -> Void) throws -> SimEpisodeOutcome {
+    let rig = SimRig(family: family, seed: seed)
+    let instruction = rig.sim.task.instruction
+    var policyMs: [Double] = []
+    let robot = BoardProfile.Robot(kind: .cartesian)
+    let loop = ControlLoop(source: rig, actuator: rig, mapping: ActionMapping(robot: robot), limits: try limits ?? simLimits(),
+                           frameBudgetMs: realTime ? frameBudgetMs : .infinity, maxFrameAgeMs: realTime ? 1000 / rateHz : .infinity) { image in
+        let step = try policy.act(image, instruction: instruction)
+        policyMs.append(step.timings.total)
+        return step.action
+    }
+    try loop.resynchronize()
+    let period = 1 / rateHz
+    var next = monotonicSeconds()
+    while !rig.sim.done {
+        try loop.tick()
+        try onTick(rig, loop)
+        if realTime {
+            next += period
+            let wait = next - monotonicSeconds()
+            if wait > 0 { usleep(UInt32(wait * 1e6)) } else { next = monotonicSeconds() }
+        }
+    }
+    return SimEpisodeOutcome(success: rig.sim.success, steps: rig.sim.steps, policyMs: policyMs, loop: loop.stats)
+}
