@@ -14,7 +14,7 @@ struct Bridge: ParsableCommand {
 
 /// Options every `bridge` subcommand takes.
 struct BridgeOptions: ParsableArguments {
-    @Option(help: "Wire protocol: reflex (the Reflex motor-controller firmware).")
+    @Option(help: "Wire protocol: reflex (the Reflex motor-controller firmware) or feetech (a direct STS3215 bus).")
     var `protocol`: String = "reflex"
 
     @Option(help: "Serial device of the motor controller (e.g. /dev/ttyACM0, or the pty qemu prints).")
@@ -30,8 +30,8 @@ struct BridgeOptions: ParsableArguments {
     var json = false
 
     func validate() throws {
-        guard `protocol` == "reflex" else {
-            throw ValidationError("--protocol: unknown protocol '\(`protocol`)' (supported: reflex)")
+        guard ["reflex", "feetech"].contains(`protocol`) else {
+            throw ValidationError("--protocol: unknown protocol '\(`protocol`)' (supported: reflex, feetech)")
         }
         guard SerialPort.standardBauds[baud] != nil else {
             throw ValidationError("--baud: \(SerialError.unsupportedBaud(baud).description)")
@@ -40,6 +40,17 @@ struct BridgeOptions: ParsableArguments {
     }
 
     var timeout: Double { Double(timeoutMs) / 1000 }
+
+    var isFeetech: Bool { `protocol` == "feetech" }
+
+    /// Opens the port for a direct Feetech bus; device problems are runtime failures (exit 1).
+    func connectFeetech() throws -> FeetechBus {
+        do {
+            return FeetechBus(port: try SerialPort(path: port, baud: baud))
+        } catch let e as SerialError {
+            throw CLIError.runtime(e.description)
+        }
+    }
 
     /// Opens the port and the client; device problems are runtime failures (exit 1).
     func connect() throws -> BridgeClient {

@@ -20,6 +20,7 @@ struct BridgeMonitor: ParsableCommand {
     }
 
     func run() throws {
+        if options.isFeetech { return try monitorFeetech() }
         let client = try options.connect()
         let start = monotonicSeconds()
         var lastRx = start
@@ -48,6 +49,24 @@ struct BridgeMonitor: ParsableCommand {
         if options.json {
             try printJSON(["port": options.port, "start": start, "count": records.count, "statuses": records,
                            "host_dropped_frames": c.dropped])
+        }
+    }
+
+    /// Prints each servo status packet seen on the bus as one JSON line.
+    func monitorFeetech() throws {
+        let bus = try options.connectFeetech()
+        var parser = FeetechStatusParser()
+        let start = monotonicSeconds()
+        try bridgeRuntime {
+            while duration == 0 || monotonicSeconds() - start < duration {
+                for b in try bus.port.read(timeoutMs: 200) {
+                    guard let s = parser.feed(b) else { continue }
+                    var o: [String: Any] = ["t": monotonicSeconds() - start, "id": Int(s.id), "error": Int(s.error),
+                                            "data": (0..<s.data.count).map { Int(s.data[$0]) }]
+                    if s.data.count == 2 { o["position"] = Feetech.decodePosition(lo: s.data[0], hi: s.data[1]) }
+                    writeJSONLine(try JSONSerialization.data(withJSONObject: o, options: [.sortedKeys]))
+                }
+            }
         }
     }
 }

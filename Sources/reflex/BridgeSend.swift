@@ -93,6 +93,21 @@ struct BridgeSend: ParsableCommand {
 
     func run() throws {
         let (targets, config) = try parsed()
+        if options.isFeetech {
+            // A direct bus: exactly one SYNC_WRITE of Goal_Position per send, nothing else.
+            let bus = try options.connectFeetech()
+            let ids = (0..<config.ids.count).map { config.ids[$0] }
+            let positions = (0..<targets.count).map { Int(targets[$0]) }
+            try bridgeRuntime {
+                for i in 0..<count {
+                    if i > 0 { usleep(UInt32(intervalMs) * 1000) }
+                    try bus.syncWriteGoalPosition(ids: ids, positions: positions)
+                }
+            }
+            log.info("sent \(count) SYNC_WRITE Goal_Position to IDs \(ids) on \(options.port)")
+            if options.json { try printJSON(["protocol": "feetech", "ids": ids.map(Int.init), "targets": positions, "count": count] as [String: Any]) }
+            return
+        }
         let client = try options.connect()
         var configured = false, enabled = false
         var clamped = 0

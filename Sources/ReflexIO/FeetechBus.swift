@@ -1,0 +1,66 @@
+import BridgeProtocol
+
+/// A Feetech STS bus driven directly from the board's serial port (no motor controller in
+/// between): ping, torque, SYNC_WRITE Goal_Position, SYNC_READ Present_Position. The servos have
+/// no command timeout — with a direct bus the host's loop is the only watchdog.
+public final class FeetechBus {
+    public let port: SerialPort
+    public private(set) var parser = FeetechStatusParser()
+
+    public init(port: SerialPort) { self.port = port }
+
+    /// Bytes of a packet built by one of the `Feetech` encoders.
+    public static func bytes(_ build: (inout ByteBuffer<256>) -> Void) -> [UInt8] {
+        var buf = ByteBuffer<256>()
+        build(&buf)
+        return (0..<buf.count).map { buf[$0] }
+    }
+
+    /// Sends exactly one SYNC_WRITE of Goal_Position (positions clamped to 0…4095).
+    public func syncWriteGoalPosition(ids: [UInt8], positions: [Int]) throws {
+        precondition(ids.count == positions.count && !ids.isEmpty && ids.count <= BridgeWire.maxJoints)
+        var idList = ServoIDs(), values = JointValues()
+        for (id, p) in zip(ids, positions) {
+            idList.append(id)
+            values.append(UInt16(min(max(p, 0), 4095)))
+        }
+        try port.write(Self.bytes { Feetech.syncWriteGoalPosition(ids: idList, positions: values, into: &$0) })
+    }
+
+    /// Torque on or off for each ID (one WRITE each).
+    public func setTorque(_ enable: Bool, ids: [UInt8]) throws {
+        for id in ids { try port.write(Self.bytes { Feetech.writeTorqueEnable(id: id, enable: enable, into: &$0) }) }
+    }
+
+    /// Pings `id`; returns the round trip in seconds, nil when no valid reply came in time.
+    public func ping(id: UInt8, timeout: Double = 0.05) throws -> Double? {
+        let t0 = monotonicSeconds()
+        try port.write(Self.bytes { Feetech.ping(id: id, into: &$0) })
+        return try awaitStatus(from: [id], timeout: timeout).isEmpty ? nil : monotonicSeconds() - t0
+    }
+
+    /// SYNC_READ of Present_Position; returns one position per ID (nil for servos that did not answer).
+    public func syncReadPresentPosition(ids: [UInt8], timeout: Double = 0.05) throws -> [Int?] {
+        var idList = ServoIDs()
+        for id in ids { idList.append(id) }
+        try port.write(Self.bytes { Feetech.syncReadPresentPosition(ids: idList, into: &$0) })
+        let replies = try awaitStatus(from: ids, timeout: timeout)
+        return ids.map { id in
+            replies[id].flatMap { s in s.data.count >= 2 ? Feetech.decodePosition(lo: s.data[0], hi: s.data[1]) : nil }
+        }
+    }
+
+    /// Reads until every ID in `ids` answered or the timeout passed.
+    func awaitStatus(from ids: [UInt8], timeout: Double) throws -> [UInt8: FeetechStatus] {
+        var got: [UInt8: FeetechStatus] = [:]
+        let deadline = monotonicSeconds() + timeout
+        while got.count < Set(ids).count {
+            let left = deadline - monotonicSeconds()
+            if left <= 0 { break }
+            for b in try port.read(timeoutMs: Int32(max(1, left * 1000))) {
+                if let s = parser.feed(b), ids.contains(s.id) { got[s.id] = s }
+            }
+        }
+        return got
+    }
+}
