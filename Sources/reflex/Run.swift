@@ -35,6 +35,9 @@ struct Run: ParsableCommand {
     @Flag(help: "Run ticks back to back instead of at the profile's rate (simulator only).")
     var fast = false
 
+    @Option(help: "Stop after this many ticks (robot boards; default: run until SIGTERM).")
+    var ticks: Int?
+
     @Flag(help: "Print one JSON summary object on stdout at exit.")
     var json = false
 
@@ -49,7 +52,83 @@ struct Run: ParsableCommand {
         case .sim:
             try runSimulation(profile)
         case .v4l2, .replay:
-            throw CLIError.runtime("\(board): camera source '\(profile.camera.source.rawValue)' with bridge '\(profile.bridge.protocol.rawValue)' is not available in this build yet; boards/sim.yaml runs the same loop on the simulator")
+            try runRobot(profile)
+        }
+    }
+
+    /// The real loop: camera (or replay) → policy → safety → bridge, at the profile's rate.
+    func runRobot(_ profile: BoardProfile) throws {
+        guard let instruction = profile.model.instruction, !instruction.isEmpty else {
+            throw CLIError.invalidInput("\(board): model.instruction is required on a robot board (or set REFLEX_MODEL_INSTRUCTION)")
+        }
+        let source: FrameSource
+        switch profile.camera.source {
+        case .replay:
+            do {
+                source = try ReplaySource(directory: profile.camera.path!, fps: Double(profile.camera.fps)) { try ImageFile.read($0) }
+            } catch {
+                throw CLIError.invalidInput("\(board): camera.path \(profile.camera.path!): no PNG/JPEG frames")
+            }
+        default:
+            throw CLIError.runtime("\(board): V4L2 capture is not part of this build yet (use camera.source: replay, or boards/sim.yaml)")
+        }
+        let precision: Precision = profile.model.quantization == "int8" ? .int8 : .fp32
+        let t0 = monotonicSeconds()
+        let policy = try VLAPolicy(directory: profile.model.path, precision: precision, unnormKey: profile.model.unnormKey)
+        log.info("loaded \(profile.model.path) (\(policy.precision.rawValue)) in \(String(format: "%.0f", (monotonicSeconds() - t0) * 1000)) ms")
+        let port: SerialPort
+        do { port = try SerialPort(path: profile.bridge.port!, baud: profile.bridge.baud) } catch let e as SerialError { throw CLIError.runtime(e.description) }
+        let actuator: Actuator
+        var stop: () throws -> Void = {}
+        switch profile.bridge.protocol {
+        case .reflex:
+            let a = try bridgeRuntime { try BridgeActuator(client: try BridgeClient(port: port), profile: profile) }
+            actuator = a
+            stop = { try a.stop() }
+        case .feetech:
+            let a = try bridgeRuntime { try FeetechActuator(bus: FeetechBus(port: port), profile: profile) }
+            actuator = a
+            stop = { try a.stop() }
+        case .sim:
+            throw CLIError.invalidInput("\(board): bridge sim needs camera sim")
+        }
+        let loop = ControlLoop(source: source, actuator: actuator, mapping: ActionMapping(robot: profile.robot),
+                               limits: try profile.safetyLimits(), frameBudgetMs: profile.control.frameBudgetMs,
+                               maxFrameAgeMs: profile.camera.maxFrameAgeMs) { image in
+            try policy.act(image, instruction: instruction).action
+        }
+        try loop.resynchronize()
+        let notifier = SystemdNotifier(environment: ProcessInfo.processInfo.environment)
+        notifier.notify("READY=1\nSTATUS=running \(profile.board.name)")
+        log.info("running \(profile.board.name) at \(profile.control.rateHz) Hz: \"\(instruction)\"")
+        let tty = isatty(2) != 0
+        let period = 1 / profile.control.rateHz
+        var next = monotonicSeconds(), lastPing = next, lastLine = 0.0
+        while !StopSignal.requested && (ticks.map { loop.stats.ticks < $0 } ?? true) {
+            try bridgeRuntime { try loop.tick() }
+            let now = monotonicSeconds()
+            if let w = notifier.watchdogInterval, now - lastPing > w { notifier.notify("WATCHDOG=1"); lastPing = now }
+            if tty && now - lastLine > 0.2 {
+                lastLine = now
+                let st = loop.stats
+                let line = String(format: "tick %d | sent %d holds %d overruns %d | tick %.1f ms%@", st.ticks, st.sent, st.holds, st.overruns,
+                                  st.tickMs.last ?? 0, loop.lastHold.map { " HOLD (\($0))" } ?? "")
+                FileHandle.standardError.write(Data(("\r\u{1B}[2K" + line).utf8))
+            }
+            next += period
+            let wait = next - monotonicSeconds()
+            if wait > 0 { usleep(UInt32(wait * 1e6)) } else { next = monotonicSeconds() }
+        }
+        if tty { FileHandle.standardError.write(Data("\n".utf8)) }
+        notifier.notify("STOPPING=1")
+        try bridgeRuntime { try stop() }
+        let st = loop.stats
+        log.info("stopped after \(st.ticks) ticks: \(st.sent) sent, \(st.holds) holds (\(st.overruns) overruns, \(st.staleFrames) stale frames); tick p50/p99 \(String(format: "%.1f/%.1f", percentile(st.tickMs, 50), percentile(st.tickMs, 99))) ms, loop overhead p99 \(String(format: "%.2f", percentile(st.overheadMs, 99))) ms")
+        if json {
+            let pct = { (v: [Double]) -> [String: Double] in ["p50": percentile(v, 50), "p95": percentile(v, 95), "p99": percentile(v, 99)] }
+            try printJSON(Summary(board: profile.board.name, episodes: [], successes: 0, ticks: st.ticks, sent: st.sent, holds: st.holds,
+                                  overruns: st.overruns, staleFrames: st.staleFrames, tickMs: pct(st.tickMs),
+                                  overheadMs: pct(st.overheadMs), policyMs: [:], recording: nil))
         }
     }
 
