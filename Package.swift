@@ -62,7 +62,7 @@ let package = Package(
         // Robot I/O: termios serial port and the host side of the bridge. Foundation allowed.
         .target(
             name: "ReflexIO",
-            dependencies: ["BridgeProtocol", "ReflexCore", "ReflexSim", .product(name: "Yams", package: "Yams")]
+            dependencies: ["BridgeProtocol", "ReflexCore", "ReflexSim", "CV4L2", .product(name: "Yams", package: "Yams")]
         ),
         // The deterministic tabletop simulator, its scripted expert and the demonstration format.
         .target(

@@ -102,11 +102,16 @@ struct Check: ParsableCommand {
             let dev = profile.camera.device ?? ""
             if offline {
                 add("camera", "skipped", "\(dev) \(profile.camera.width)×\(profile.camera.height)@\(profile.camera.fps) \(profile.camera.pixelFormat)")
-            } else if let problem = probeDevice(dev) {
-                failed = true
-                add("camera", "failed", problem)
             } else {
-                add("camera", "ok", "\(dev) opens")
+                let c = profile.camera
+                do {
+                    let cam = try V4L2Camera(device: dev, width: c.width, height: c.height, fps: c.fps, pixelFormat: c.pixelFormat, buffers: c.buffers)
+                    let g = cam.format
+                    add("camera", "ok", "\(dev): granted \(g.width)x\(g.height) \(g.nativeFourCC) @\(String(format: "%.1f", g.fps)) (asked \(c.width)x\(c.height) \(c.pixelFormat) @\(c.fps))")
+                } catch {
+                    failed = true
+                    add("camera", "failed", "\(error)")
+                }
             }
         }
 
@@ -150,11 +155,4 @@ struct Check: ParsableCommand {
         return s
     }
 
-    /// nil when the device node opens for reading and writing.
-    func probeDevice(_ path: String) -> String? {
-        let fd = open(path, O_RDWR | O_NONBLOCK)
-        if fd < 0 { return "cannot open camera \(path): \(String(cString: strerror(errno)))" }
-        close(fd)
-        return nil
-    }
 }

@@ -17,7 +17,7 @@ struct Reflex: ParsableCommand {
             Environment: REFLEX_THREADS (worker threads), REFLEX_ISA (force an int8 kernel path).
             """,
         version: ReflexVersion.string,
-        subcommands: [Run.self, Check.self, Predict.self, Eval.self, Bench.self, Quantize.self, Sim.self, Bridge.self]
+        subcommands: [Run.self, Check.self, Capture.self, Predict.self, Eval.self, Bench.self, Quantize.self, Sim.self, Bridge.self]
     )
 
     static func main() {

@@ -69,8 +69,18 @@ struct Run: ParsableCommand {
             } catch {
                 throw CLIError.invalidInput("\(board): camera.path \(profile.camera.path!): no PNG/JPEG frames")
             }
-        default:
-            throw CLIError.runtime("\(board): V4L2 capture is not part of this build yet (use camera.source: replay, or boards/sim.yaml)")
+        case .v4l2:
+            let c = profile.camera
+            do {
+                let cam = try V4L2Camera(device: c.device!, width: c.width, height: c.height, fps: c.fps, pixelFormat: c.pixelFormat, buffers: c.buffers)
+                log.info("camera \(c.device!): granted \(cam.format.width)x\(cam.format.height) \(cam.format.nativeFourCC) @\(cam.format.fps) (asked \(c.width)x\(c.height) \(c.pixelFormat) @\(c.fps))")
+                cam.start()
+                source = cam
+            } catch let e as CameraError {
+                throw CLIError.runtime(e.description)
+            }
+        case .sim:
+            throw CLIError.invalidInput("\(board): camera sim needs bridge sim")
         }
         let precision: Precision = profile.model.quantization == "int8" ? .int8 : .fp32
         let t0 = monotonicSeconds()
