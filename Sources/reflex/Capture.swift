@@ -27,6 +27,8 @@ struct Capture: ParsableCommand {
     @Option(help: "Frames to grab.") var frames: Int = 30
     @Option(help: "Directory for PNG copies of the frames.") var out: String?
     @Option(name: .customLong("timeout-ms"), help: "Give up when no frame arrives for this long.") var timeoutMs: Int32 = 2000
+    @Option(name: .customLong("newest-interval-ms"), help: "Read through the capture thread (newest frame only) every N ms instead of dequeuing every frame; reports skipped frames and ages.")
+    var newestIntervalMs: Int?
     @Flag(help: "Print one JSON object on stdout.") var json = false
 
     func validate() throws {
@@ -47,6 +49,26 @@ struct Capture: ParsableCommand {
         if let out { try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true) }
         var ages: [Double] = [], sequences: [Int] = []
         var first = 0.0, last = 0.0
+        var lastChecksum = 0
+        var lastStats: [Double] = []
+        if let interval = newestIntervalMs {
+            // The robot loop's path: the capture thread keeps the newest frame; a slow reader skips frames.
+            cam.start()
+            defer { cam.stop() }
+            let deadline = monotonicSeconds() + Double(timeoutMs) / 1000 + Double(frames * interval) / 1000 * 2
+            while sequences.count < frames && monotonicSeconds() < deadline {
+                usleep(UInt32(interval * 1000))
+                guard let fr = try cam.latest(), fr.sequence != sequences.last else { continue }
+                let now = monotonicSeconds()
+                if sequences.isEmpty { first = now }
+                last = now
+                ages.append((now - fr.timestamp) * 1000)
+                sequences.append(fr.sequence)
+                if let out { try ImageFile.writePNG(fr.image, to: String(format: "%@/frame_%04d.png", out, sequences.count - 1)) }
+                lastStats = channelMeans(fr.image)
+            }
+            if sequences.count < frames { throw CLIError.runtime("\(device): only \(sequences.count) frames through the capture thread (lost: \(cam.lost), reconnects: \(cam.reconnects))") }
+        } else {
         do {
             while sequences.count < frames {
                 guard let fr = try cam.grab(timeoutMs: timeoutMs) else {
@@ -58,9 +80,12 @@ struct Capture: ParsableCommand {
                 ages.append((now - fr.timestamp) * 1000)
                 sequences.append(fr.sequence)
                 if let out { try ImageFile.writePNG(fr.image, to: String(format: "%@/frame_%04d.png", out, sequences.count - 1)) }
+                lastChecksum = fr.image.pixels.reduce(0) { ($0 &* 31 &+ Int($1)) & 0xFFFFFF }
+                lastStats = channelMeans(fr.image)
             }
         } catch let e as CameraError {
             throw CLIError.runtime(e.description)
+        }
         }
         let rate = sequences.count > 1 ? Double(sequences.count - 1) / (last - first) : 0
         let dropped = zip(sequences.dropFirst(), sequences).map { $0 - $1 - 1 }.reduce(0, +)
@@ -68,16 +93,32 @@ struct Capture: ParsableCommand {
             struct Out: Encodable {
                 var device: String; var requested: [String: String]; var granted: CameraFormat
                 var frames: Int; var fps: Double; var dropped: Int; var frameAgeMs: [String: Double]; var saved: String?
-                enum CodingKeys: String, CodingKey { case device, requested, granted, frames, fps, dropped, saved; case frameAgeMs = "frame_age_ms" }
+                var sequences: [Int]; var reconnects: Int; var checksum: Int; var channelMeans: [Double]; var colorfulness: Double
+                enum CodingKeys: String, CodingKey { case device, requested, granted, frames, fps, dropped, saved, sequences, reconnects, checksum; case channelMeans = "channel_means"; case colorfulness; case frameAgeMs = "frame_age_ms" }
             }
             try printJSON(Out(device: device, requested: ["width": "\(width)", "height": "\(height)", "format": format, "fps": "\(fps)"],
                               granted: f, frames: sequences.count, fps: rate, dropped: dropped,
-                              frameAgeMs: ["p50": percentile(ages, 50), "p95": percentile(ages, 95), "max": ages.max() ?? 0], saved: out))
+                              frameAgeMs: ["p50": percentile(ages, 50), "p95": percentile(ages, 95), "max": ages.max() ?? 0], saved: out,
+                              sequences: sequences, reconnects: cam.reconnects, checksum: lastChecksum, channelMeans: Array(lastStats.prefix(3)), colorfulness: lastStats.count > 3 ? lastStats[3] : 0))
         } else {
             print("granted: \(f.width)x\(f.height) \(f.nativeFourCC) (\(f.buffers) buffers), RGB24 out")
             print(String(format: "frames: %d at %.1f fps, %d dropped by sequence number, frame age p50 %.1f ms, max %.1f ms",
                          sequences.count, rate, dropped, percentile(ages, 50), ages.max() ?? 0))
             if let out { print("saved: \(out)") }
         }
+    }
+
+    /// Mean of each RGB channel, then the mean per-pixel spread max(r,g,b) − min(r,g,b) (0 for grey
+    /// images, large for colour bars): a converted test pattern must really be in colour.
+    func channelMeans(_ img: RGBImage) -> [Double] {
+        var sums = [0.0, 0.0, 0.0]
+        var spread = 0.0
+        for i in stride(from: 0, to: img.pixels.count, by: 3) {
+            let r = img.pixels[i], g = img.pixels[i + 1], b = img.pixels[i + 2]
+            sums[0] += Double(r); sums[1] += Double(g); sums[2] += Double(b)
+            spread += Double(max(r, g, b) - min(r, g, b))
+        }
+        let n = Double(img.width * img.height)
+        return sums.map { $0 / n } + [spread / n]
     }
 }
