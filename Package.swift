@@ -69,9 +69,12 @@ let package = Package(
             name: "ReflexSim",
             dependencies: ["ReflexCore"]
         ),
+        // Heap-allocation counter (interposes malloc & co.) for `reflex bench loop`; only the CLI links it.
+        .target(name: "CMallocCounter"),
         .executableTarget(
             name: "reflex",
             dependencies: [
+                "CMallocCounter",
                 "ReflexCore",
                 "ReflexSim",
                 "ReflexModels",

@@ -4,6 +4,6 @@ import ArgumentParser
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure kernel throughput and model latency on this machine.",
-        subcommands: [BenchKernels.self, BenchModel.self]
+        subcommands: [BenchKernels.self, BenchModel.self, BenchLoop.self]
     )
 }
