@@ -64,6 +64,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--benchmark", type=int, default=0, help="time N steps and exit (sizing)")
     p.add_argument("--aux-weight", type=float, default=5.0,
                    help="weight of the auxiliary state-regression loss (training only; the head is not exported)")
+    p.add_argument("--label-sigma", type=float, default=3.0,
+                   help="std-dev (in bins) of the Gaussian soft labels over neighbouring action bins (0 = hard labels)")
     p.add_argument("--init", default=None, help="initialise model weights from another run's state.pt")
     return p.parse_args()
 
@@ -77,7 +79,7 @@ class Demos:
     """All recorded frames in memory (uint8), their expert labels, and each frame's prompt."""
 
     def __init__(self, dirs: List[str]) -> None:
-        frames, actions, states, episode_of, self.instructions, self.episodes = [], [], [], [], [], []
+        frames, actions, states, objects, episode_of, self.instructions, self.episodes = [], [], [], [], [], [], []
         for d in dirs:
             m = json.loads((Path(d) / "manifest.json").read_text())
             assert m["format"] == "reflex-sim-demonstrations/1", f"{d}: unknown format {m['format']}"
@@ -88,6 +90,7 @@ class Demos:
                 f = np.load(ed / "frames.npy")
                 a = np.load(ed / "actions.npy")
                 states.append(np.load(ed / "states.npy"))
+                objects.append(np.load(ed / "objects.npy") if (ed / "objects.npy").exists() else np.full((len(a), 6, 6), -1, np.float32))
                 assert f.shape[0] == a.shape[0] and f.shape[1:] == (224, 224, 3), ed
                 frames.append(f)
                 actions.append(a)
@@ -98,6 +101,8 @@ class Demos:
         self.actions = np.concatenate(actions).astype(np.float32)
         # Simulator state per frame: gripper x, y, z, open, target x, y, held, success (training-only auxiliary target).
         self.states = np.concatenate(states).astype(np.float32)
+        # Every object per frame: x, y, shape, colour, held, is-target (rows of -1 pad): training-only supervision.
+        self.objects = np.concatenate(objects).astype(np.float32)
         self.episode_of = np.concatenate(episode_of)
         print(f"data: {len(self.episodes)} episodes, {len(self.frames)} frames, "
               f"{self.frames.nbytes / 2**30:.2f} GiB", flush=True)
@@ -283,6 +288,29 @@ def main() -> None:
     gu = np.clip((112 + 95 * data.states[:, 0]) // PATCH, 0, grid - 1)
     gv = np.clip((128 + 80 * data.states[:, 1] - 45 * data.states[:, 2]) // PATCH, 0, grid - 1)
     grip_patch = torch.from_numpy((gv * grid + gu).astype(np.int64))
+    # Third auxiliary (training only): per patch, the colour (7 classes: none + 6) and shape (5: none + 4) of
+    # the object whose centre lies in it, so that encoder features carry the attributes instructions name;
+    # and from the last prompt token, which patch holds the target object (64-way): the binding itself.
+    color_head = torch.nn.Linear(args.width, 7)
+    shape_head = torch.nn.Linear(args.width, 5)
+    target_head = torch.nn.Linear(args.hidden, grid * grid)
+    for n_, m_ in [("color_head", color_head), ("shape_head", shape_head), ("target_head", target_head)]:
+        model.add_module(n_, m_)
+    ob = data.objects
+    valid = (ob[..., 2] >= 0) & (ob[..., 4] < 0.5)
+    pu = np.clip((112 + 95 * ob[..., 0]) // PATCH, 0, grid - 1).astype(np.int64)
+    pv = np.clip((128 + 80 * ob[..., 1] - 45 * 0.08) // PATCH, 0, grid - 1).astype(np.int64)
+    patch_color = np.zeros((len(ob), grid * grid), np.int64)
+    patch_shape = np.zeros((len(ob), grid * grid), np.int64)
+    target_patch = np.full(len(ob), -100, np.int64)
+    for k in range(ob.shape[1]):
+        rows = np.nonzero(valid[:, k])[0]
+        pidx = pv[rows, k] * grid + pu[rows, k]
+        patch_color[rows, pidx] = ob[rows, k, 3].astype(np.int64) + 1
+        patch_shape[rows, pidx] = ob[rows, k, 2].astype(np.int64) + 1
+        t = rows[ob[rows, k, 5] > 0.5]
+        target_patch[t] = (pv[t, k] * grid + pu[t, k])
+    patch_color, patch_shape, target_patch = map(torch.from_numpy, (patch_color, patch_shape, target_patch))
 
     def loss_on(idx: np.ndarray):
         px, ids, labels = batch(idx)
@@ -290,13 +318,33 @@ def main() -> None:
         out = model.lm(inputs_embeds=mm, use_cache=False, output_hidden_states=True)
         logits = out.logits
         lg, lb = logits[:, :-1].reshape(-1, logits.shape[-1]), labels[:, 1:].reshape(-1)
-        loss = F.cross_entropy(lg, lb, ignore_index=-100)
         keep = lb != -100
+        if args.label_sigma > 0:
+            # Soft labels for action tokens: a Gaussian over neighbouring bins (HL-Gauss style), so that a
+            # prediction one bin off is nearly right and the coarse direction is learned first. The 256-way
+            # classification over action tokens stays exactly OpenVLA's at inference.
+            lgk, lbk = lg[keep], lb[keep]
+            logp = F.log_softmax(lgk, dim=-1)
+            is_act = (lbk >= vocab - 256) & (lbk < vocab)
+            tgt = torch.zeros_like(logp)
+            tgt[~is_act, lbk[~is_act]] = 1.0
+            if is_act.any():
+                ids_a = torch.arange(vocab - 256, vocab)
+                w = torch.exp(-0.5 * ((ids_a[None, :] - lbk[is_act][:, None]).float() / args.label_sigma) ** 2)
+                tgt_a = torch.zeros(int(is_act.sum()), logp.shape[-1])
+                tgt_a[:, vocab - 256:vocab] = w / w.sum(-1, keepdim=True)
+                tgt[is_act] = tgt_a
+            loss = -(tgt * logp).sum(-1).mean()
+        else:
+            loss = F.cross_entropy(lg, lb, ignore_index=-100)
         acc = (lg[keep].argmax(-1) == lb[keep]).float().mean()
         last = torch.tensor([len(prompts[data.episode_of[i]]) - 1 + n_patches for i in idx])
         h = out.hidden_states[-1][torch.arange(len(idx)), last]
         target = torch.from_numpy(data.states[idx][:, aux_cols])
         aux = F.mse_loss(aux_head(h), target) + 0.2 * F.cross_entropy(grip_head(feats[0]).squeeze(-1), grip_patch[idx])
+        aux = aux + 0.2 * (F.cross_entropy(color_head(feats[0]).flatten(0, 1), patch_color[idx].flatten())
+                           + F.cross_entropy(shape_head(feats[0]).flatten(0, 1), patch_shape[idx].flatten())
+                           + F.cross_entropy(target_head(h), target_patch[idx], ignore_index=-100))
         return loss + args.aux_weight * aux, acc, loss.detach(), aux.detach()
 
     if args.init:

@@ -12,6 +12,8 @@ public struct Demonstration: Sendable {
     /// The action actually executed (label plus injected noise).
     public var executed: [[Float]] = []
     public var states: [[Float]] = []
+    /// `TabletopSim.objectTable` per frame.
+    public var objects: [[Float]] = []
     public var success = false
 
     /// Runs the expert on episode `seed` of `family`. With `noise` > 0 the executed position
@@ -29,6 +31,7 @@ public struct Demonstration: Sendable {
             demo.actions.append(label)
             demo.executed.append(act)
             demo.states.append(sim.stateVector)
+            demo.objects.append(sim.objectTable)
             sim.step(act)
         }
         demo.success = sim.success

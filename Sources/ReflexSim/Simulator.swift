@@ -160,6 +160,22 @@ public struct TabletopSim: Sendable {
         }
     }
 
+    /// Most objects a scene holds (objects + bowls), the row count of `objectTable`.
+    public static let maxObjects = 6
+
+    /// Every object in the scene, one row of 6 per object, padded with rows of −1 to `maxObjects`:
+    /// x, y, shape index (cube 0, circle 1, triangle 2, bowl 3), colour index (red, green, blue, yellow,
+    /// purple, orange = 0…5), held (1/0), is-target (1/0). Recorded for training-time supervision.
+    public var objectTable: [Float] {
+        var out: [Float] = []
+        for (i, o) in objects.enumerated() {
+            out += [o.position.x, o.position.y, Float(Shape.allCases.firstIndex(of: o.shape)!),
+                    Float(ObjectColor.allCases.firstIndex(of: o.color)!), o.held ? 1 : 0, i == task.target ? 1 : 0]
+        }
+        out += [Float](repeating: -1, count: (Self.maxObjects - objects.count) * 6)
+        return out
+    }
+
     /// The simulator state as a flat vector, recorded next to each frame:
     /// gripper x, y, z, open (1/0), target object x, y, held (1/0), success (1/0).
     public var stateVector: [Float] {

@@ -34,7 +34,8 @@ struct SimRecord: ParsableCommand {
         discussion: """
             Writes DIR/manifest.json and one folder per episode with frames.npy (uint8 [T,224,224,3]),
             actions.npy (float32 [T,7], the expert's label per frame), executed.npy (float32 [T,7], what was
-            applied: label + noise), states.npy (float32 [T,8]) and episode.json. See docs/demonstrations.md.
+            applied: label + noise), states.npy (float32 [T,8]), objects.npy (float32 [T,6,6]: every object's x, y, shape, colour, held,
+            is-target) and episode.json. See docs/demonstrations.md.
             Episode seeds are S, S+1, …, S+N−1 per task. `reflex eval` defaults to seeds from 1000000 on, so
             keep training seeds below that.
             """
@@ -109,6 +110,7 @@ struct SimRecord: ParsableCommand {
         try save(NPY.encode(float32: demo.actions.flatMap { $0 }, shape: [t, 7]), "actions.npy")
         try save(NPY.encode(float32: demo.executed.flatMap { $0 }, shape: [t, 7]), "executed.npy")
         try save(NPY.encode(float32: demo.states.flatMap { $0 }, shape: [t, 8]), "states.npy")
+        try save(NPY.encode(float32: demo.objects.flatMap { $0 }, shape: [t, TabletopSim.maxObjects, 6]), "objects.npy")
         let meta: [String: Any] = ["task": demo.family.rawValue, "seed": demo.seed, "instruction": demo.instruction,
                                    "steps": t, "success": demo.success]
         try JSONSerialization.data(withJSONObject: meta, options: [.sortedKeys]).write(to: URL(fileURLWithPath: dir + "/episode.json"))
