@@ -88,7 +88,7 @@ struct BenchLoop: ParsableCommand {
         try measure("feetech-pty", try FeetechActuator(bus: bus, profile: profile))
         if json { try printJSON(results) } else {
             for r in results {
-                print(String(format: "%-12@ overhead p50 %.4f ms  p99 %.4f ms  max %.3f ms  allocations/tick %.1f", r.actuator as NSString,
+                print(r.actuator.padding(toLength: 12, withPad: " ", startingAt: 0) + String(format: " overhead p50 %.4f ms  p99 %.4f ms  max %.3f ms  allocations/tick %.1f",
                              r.overheadMs["p50"]!, r.overheadMs["p99"]!, r.overheadMs["max"]!, r.allocationsPerTick))
             }
         }

@@ -74,7 +74,7 @@ struct Eval: ParsableCommand {
         } else {
             print("task         episodes  success  95% CI           mean steps  policy ms p50/p95/p99")
             for r in results {
-                print(String(format: "%-12@ %8d  %6.1f%%  [%5.1f%%, %5.1f%%]  %10.1f  %.1f / %.1f / %.1f", r.task as NSString, r.episodes,
+                print(r.task.padding(toLength: 12, withPad: " ", startingAt: 0) + String(format: " %8d  %6.1f%%  [%5.1f%%, %5.1f%%]  %10.1f  %.1f / %.1f / %.1f", r.episodes,
                              100 * r.successRate, 100 * r.ci95[0], 100 * r.ci95[1], r.meanSteps, r.latencyMs.p50, r.latencyMs.p95, r.latencyMs.p99))
             }
             print(String(format: "overall success %.1f%% (%@, %@)", 100 * overall, model, policy.precision.rawValue))
