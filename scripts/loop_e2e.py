@@ -107,5 +107,10 @@ check(rc == 2 and "frame_budjet_ms" in err and "did you mean 'frame_budget_ms'" 
 rc, out, err, data = run(profile("PORT").replace("path: models/reflex-sim-tiny", "path: /nonexistent/model"), 2)
 check(rc == 2 and "/nonexistent/model" in err and data == b"", "a missing model is refused (exit 2, names the path), bus silent")
 
+import glob
+for prof in sorted(glob.glob("boards/*.yaml")):
+    r = subprocess.run([args.reflex, "check", "--board", prof, "--offline"], capture_output=True, text=True)
+    check(r.returncode == 0 and "all checks passed" in r.stdout, f"reflex check --offline {prof}")
+
 print(f"loop e2e: {len(fails)} failure(s)")
 sys.exit(1 if fails else 0)
