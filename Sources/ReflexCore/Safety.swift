@@ -69,7 +69,7 @@ public struct SafetyStage: Sendable {
     }
 
     /// Sets the reference command (e.g. the measured position at start-up or after a reconnect).
-    public mutating func reset(to command: [Float]) { last = command }
+    public mutating func reset(to command: [Float]) { last = command.map { $0 } }  // own storage
 
     /// Latches the e-stop: every later tick holds until `releaseEStop()`.
     public mutating func estop() { estopped = true }
@@ -84,24 +84,33 @@ public struct SafetyStage: Sendable {
 
     /// Filters one desired absolute command.
     public mutating func filter(_ desired: [Float]) -> Decision {
-        precondition(desired.count == limits.lower.count, "SafetyStage: \(desired.count) components, limits have \(limits.lower.count)")
-        if estopped { return hold(.estop) }
-        guard desired.allSatisfy({ $0.isFinite }) else {
-            counters.nonFinite += 1
-            return hold(.nonFinite)
-        }
-        guard let ref = last else { return hold(.noReference) }
         var out = desired
+        if let reason = limit(&out) { return .hold(reason) }
+        return .send(out)
+    }
+
+    /// The control loop's allocation-free form of `filter`: limits `command` in place and returns nil
+    /// when it may be sent, or why the tick holds (then `command` is unspecified and must not be sent).
+    public mutating func limit(_ command: inout [Float]) -> HoldReason? {
+        precondition(command.count == limits.lower.count, "SafetyStage: \(command.count) components, limits have \(limits.lower.count)")
+        if estopped { hold(.estop); return .estop }
+        for v in command where !v.isFinite {
+            counters.nonFinite += 1
+            hold(.nonFinite)
+            return .nonFinite
+        }
+        guard last != nil else { hold(.noReference); return .noReference }
         var changed = false
-        for i in out.indices {
-            var v = min(max(out[i], ref[i] - limits.maxStep[i]), ref[i] + limits.maxStep[i])
+        for i in command.indices {
+            let ref = last![i]
+            var v = min(max(command[i], ref - limits.maxStep[i]), ref + limits.maxStep[i])
             v = min(max(v, limits.lower[i]), limits.upper[i])
-            if v != out[i] { changed = true }
-            out[i] = v
+            if v != command[i] { changed = true }
+            command[i] = v
+            last![i] = v  // element-wise: `last` keeps its own storage
         }
         if changed { counters.limited += 1 }
         counters.sent += 1
-        last = out
-        return .send(out)
+        return nil
     }
 }

@@ -34,7 +34,7 @@ public final class BridgeClient {
     @discardableResult
     public func send(_ message: Message) throws -> UInt8 {
         let s = seq
-        try port.write(message.wireFrame(seq: s).array)
+        try port.write(message.wireFrame(seq: s))  // from the fixed-capacity frame: no heap allocation
         seq &+= 1
         return s
     }

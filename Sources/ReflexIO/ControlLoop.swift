@@ -34,19 +34,29 @@ public struct ActionMapping: Sendable {
 
     public init(robot: BoardProfile.Robot) { self.robot = robot }
 
+    /// Components of a command: cartesian x, y, z, gripper; joints one per joint, gripper.
+    public var commandCount: Int { robot.kind == .cartesian ? 4 : robot.joints.count + 1 }
+
     /// cartesian: reference xyz + (dx, dy, dz), gripper command; joints: reference joint + action ×
     /// units_per_action for each joint, gripper command. Rotations are not used by either mapping.
     public func command(for action: [Float], reference: [Float]) -> [Float] {
+        var out = [Float](repeating: 0, count: commandCount)
+        command(for: action, reference: reference, into: &out)
+        return out
+    }
+
+    /// The same, written into `out` (`commandCount` entries): no allocation on the tick path.
+    public func command(for action: [Float], reference: [Float], into out: inout [Float]) {
         let gripper = action.count > 6 ? action[6] : reference[reference.count - 1]
         switch robot.kind {
         case .cartesian:
-            return [reference[0] + action[0], reference[1] + action[1], reference[2] + action[2], gripper]
+            for i in 0..<3 { out[i] = reference[i] + action[i] }
+            out[3] = gripper
         case .joints:
-            var out = [Float]()
             for (i, j) in robot.joints.enumerated() {
-                out.append(reference[i] + (i < action.count - 1 ? action[i] : 0) * Float(j.unitsPerAction))
+                out[i] = reference[i] + (i < action.count - 1 ? action[i] : 0) * Float(j.unitsPerAction)
             }
-            return out + [gripper]
+            out[robot.joints.count] = gripper
         }
     }
 }
@@ -67,12 +77,14 @@ public final class ControlLoop {
         public var noFrame = 0
         public var policyErrors = 0
         public var unsafe = 0
-        /// Whole tick (frame → command sent), ms.
-        public var tickMs: [Double] = []
+        /// Ticks held because the actuator's link was down.
+        public var linkDown = 0
+        /// Whole tick (frame → command sent), ms (the newest 65536 ticks).
+        public var tickMs = SampleWindow()
         /// Everything but inference, ms.
-        public var overheadMs: [Double] = []
-        /// CameraFrame age when the tick took it, ms.
-        public var frameAgeMs: [Double] = []
+        public var overheadMs = SampleWindow()
+        /// Frame age when the tick took it, ms.
+        public var frameAgeMs = SampleWindow()
 
         public init() {}
     }
@@ -86,10 +98,12 @@ public final class ControlLoop {
     public var policy: Policy
     public private(set) var stats = Stats()
     /// The newest tick's command (nil on a hold) and action, for status lines.
-    public private(set) var lastCommand: [Float]?
+    public var lastCommand: [Float]? { lastHold == nil && stats.sent > 0 ? commandBuffer : nil }
     public private(set) var lastAction: [Float]?
     public private(set) var lastHold: String?
     private var lastFrameSequence = -1
+    /// The command being built this tick (preallocated: the tick path allocates nothing).
+    private var commandBuffer: [Float]
 
     public init(source: FrameSource, actuator: Actuator, mapping: ActionMapping, limits: SafetyStage.Limits,
                 frameBudgetMs: Double, maxFrameAgeMs: Double, policy: @escaping Policy) {
@@ -100,14 +114,15 @@ public final class ControlLoop {
         self.budget = frameBudgetMs / 1000
         self.maxFrameAge = maxFrameAgeMs / 1000
         self.policy = policy
-        stats.tickMs.reserveCapacity(1 << 16)
-        stats.overheadMs.reserveCapacity(1 << 16)
-        stats.frameAgeMs.reserveCapacity(1 << 16)
+        commandBuffer = [Float](repeating: 0, count: mapping.commandCount)
     }
 
     /// Re-reads the actuator's position as the safety reference (start-up, after reconnects, after
     /// the simulator resets).
     public func resynchronize() throws { safety.reset(to: try actuator.reference()) }
+
+    /// Clears the counters and latency windows (e.g. after warm-up).
+    public func resetStats() { stats = Stats() }
 
     public func estop() { safety.estop() }
 
@@ -115,7 +130,6 @@ public final class ControlLoop {
     public func tick() throws {
         let t0 = monotonicSeconds()
         stats.ticks += 1
-        lastCommand = nil
         guard let frame = try source.latest() else { return try hold("no frame", \.noFrame, t0, inference: 0) }
         let age = t0 - frame.timestamp
         stats.frameAgeMs.append(age * 1000)
@@ -131,17 +145,25 @@ public final class ControlLoop {
         let t2 = monotonicSeconds()
         lastAction = action
         if t2 - t0 > budget { return try hold("overrun", \.overruns, t0, inference: t2 - t1) }
-        guard let ref = safety.last else { return try hold("no reference", \.unsafe, t0, inference: t2 - t1) }
-        switch safety.filter(mapping.command(for: action, reference: ref)) {
-        case .send(let command):
-            try actuator.send(command)
-            lastCommand = command
-            lastHold = nil
-            stats.sent += 1
-            record(t0, inference: t2 - t1)
-        case .hold(let reason):
-            try hold(reason.rawValue, \.unsafe, t0, inference: t2 - t1, counted: true)
+        guard safety.last != nil else { return try hold("no reference", \.unsafe, t0, inference: t2 - t1) }
+        // No binding of the reference outlives this call: `safety.limit` then updates its own storage in
+        // place instead of copying it (a copy-on-write allocation every tick).
+        mapping.command(for: action, reference: safety.last!, into: &commandBuffer)
+        if let reason = safety.limit(&commandBuffer) {
+            return try hold(reason.rawValue, \.unsafe, t0, inference: t2 - t1, counted: true)
         }
+        do {
+            try actuator.send(commandBuffer)
+        } catch is ActuatorUnavailable {
+            stats.linkDown += 1
+            stats.holds += 1
+            lastHold = "link down"
+            record(t0, inference: t2 - t1)
+            return
+        }
+        lastHold = nil
+        stats.sent += 1
+        record(t0, inference: t2 - t1)
     }
 
     private func hold(_ why: String, _ counter: WritableKeyPath<Stats, Int>, _ t0: Double, inference: Double, counted: Bool = false) throws {
@@ -149,7 +171,7 @@ public final class ControlLoop {
         stats[keyPath: counter] += 1
         stats.holds += 1
         lastHold = why
-        try actuator.hold()
+        do { try actuator.hold() } catch is ActuatorUnavailable { stats.linkDown += 1 }
         record(t0, inference: inference)
     }
 
@@ -158,6 +180,29 @@ public final class ControlLoop {
         stats.tickMs.append(total * 1000)
         stats.overheadMs.append((total - inference) * 1000)
     }
+}
+
+/// A fixed-capacity window of the newest latency samples: memory stays bounded however long the
+/// service runs, and appending never allocates once the window is full.
+public struct SampleWindow: Sendable, Codable {
+    public let capacity: Int
+    private var storage: [Double] = []
+    /// Samples appended so far (including the ones the window no longer holds).
+    public private(set) var total = 0
+
+    public init(capacity: Int = 1 << 16) {
+        self.capacity = capacity
+        storage.reserveCapacity(capacity)
+    }
+
+    public mutating func append(_ v: Double) {
+        if storage.count < capacity { storage.append(v) } else { storage[total % capacity] = v }
+        total += 1
+    }
+
+    /// The samples held (oldest overwritten first once full; order not preserved).
+    public var values: [Double] { storage }
+    public var last: Double? { total == 0 ? nil : storage[(total - 1) % capacity] }
 }
 
 /// Percentile (nearest rank) of unsorted samples; 0 when empty.

@@ -24,7 +24,14 @@ public final class FeetechBus {
             idList.append(id)
             values.append(UInt16(min(max(p, 0), 4095)))
         }
-        try port.write(Self.bytes { Feetech.syncWriteGoalPosition(ids: idList, positions: values, into: &$0) })
+        try syncWriteGoalPosition(ids: idList, positions: values)
+    }
+
+    /// The same from fixed-capacity lists, built on the stack: no heap allocation per call.
+    public func syncWriteGoalPosition(ids: ServoIDs, positions: JointValues) throws {
+        var buf = ByteBuffer<64>()
+        Feetech.syncWriteGoalPosition(ids: ids, positions: positions, into: &buf)
+        try port.write(buf)
     }
 
     /// Torque on or off for each ID (one WRITE each).

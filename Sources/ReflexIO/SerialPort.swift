@@ -1,3 +1,4 @@
+import BridgeProtocol
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -87,9 +88,21 @@ public final class SerialPort {
 
     /// Writes everything, waiting (poll) while the driver's buffer is full, up to `timeoutMs`.
     public func write(_ bytes: [UInt8], timeoutMs: Int32 = 1000) throws {
+        try bytes.withUnsafeBytes { try write($0, timeoutMs: timeoutMs) }
+    }
+
+    /// Writes a packet built in a fixed-capacity buffer (no heap allocation: the control loop's path).
+    public func write<let n: Int>(_ buffer: ByteBuffer<n>, timeoutMs: Int32 = 1000) throws {
+        var copy = buffer
+        let count = copy.count
+        try withUnsafeBytes(of: &copy.storage) { try write(UnsafeRawBufferPointer(rebasing: $0.prefix(count)), timeoutMs: timeoutMs) }
+    }
+
+    /// Writes `bytes` completely.
+    public func write(_ bytes: UnsafeRawBufferPointer, timeoutMs: Int32 = 1000) throws {
         var offset = 0
         while offset < bytes.count {
-            let n = bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            let n = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
             if n > 0 { offset += n; continue }
             if n < 0 && errno != EAGAIN && errno != EINTR { throw SerialError.io(path: path, call: "write", errno: errno) }
             var p = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)

@@ -8,11 +8,20 @@ struct ServoLayout {
     var ids: [UInt8] { robot.joints.map { UInt8($0.servoID) } + (robot.gripperServoID.map { [UInt8($0)] } ?? []) }
     var home: [Float] { robot.joints.map { Float($0.home) } + [1] }
 
-    func positions(_ command: [Float]) -> [Int] {
-        var out = robot.joints.indices.map { Int(command[$0].rounded()) }
+    /// Servo IDs as a fixed-capacity list (built once).
+    var servoIDs: ServoIDs {
+        var l = ServoIDs()
+        for id in ids { l.append(id) }
+        return l
+    }
+
+    /// Servo positions for a command, in a fixed-capacity list (no heap allocation).
+    func positions(_ command: [Float]) -> JointValues {
+        var out = JointValues()
+        for i in robot.joints.indices { out.append(UInt16(min(max(command[i].rounded(), 0), 65535))) }
         if robot.gripperServoID != nil {
             let g = Double(min(max(command[robot.joints.count], 0), 1))
-            out.append(Int((robot.gripperClosed + g * (robot.gripperOpen - robot.gripperClosed)).rounded()))
+            out.append(UInt16(min(max((robot.gripperClosed + g * (robot.gripperOpen - robot.gripperClosed)).rounded(), 0), 65535)))
         }
         return out
     }
@@ -49,9 +58,7 @@ public final class BridgeActuator: Actuator {
     public func reference() throws -> [Float] { layout.home }
 
     public func send(_ command: [Float]) throws {
-        var v = JointValues()
-        for p in layout.positions(command) { v.append(UInt16(min(max(p, 0), 65535))) }
-        try client.send(.targets(v))
+        try client.send(.targets(layout.positions(command)))
     }
 
     public func hold() throws { try client.send(.heartbeat) }
@@ -68,11 +75,13 @@ public final class BridgeActuator: Actuator {
 public final class FeetechActuator: Actuator {
     public let bus: FeetechBus
     let layout: ServoLayout
+    let ids: ServoIDs
     let torqueOffOnStop: Bool
 
     public init(bus: FeetechBus, profile: BoardProfile) throws {
         self.bus = bus
         layout = ServoLayout(robot: profile.robot)
+        ids = layout.servoIDs
         torqueOffOnStop = profile.bridge.torqueOffOnStop
         try bus.setTorque(true, ids: layout.ids)
     }
@@ -80,7 +89,7 @@ public final class FeetechActuator: Actuator {
     public func reference() throws -> [Float] { layout.home }
 
     public func send(_ command: [Float]) throws {
-        try bus.syncWriteGoalPosition(ids: layout.ids, positions: layout.positions(command))
+        try bus.syncWriteGoalPosition(ids: ids, positions: layout.positions(command))
     }
 
     public func hold() throws {}

@@ -35,7 +35,7 @@ struct BenchLoop: ParsableCommand {
     final class NullActuator: Actuator {
         var last: [Float] = [2048, 2048, 2048, 2048, 2048, 1]
         func reference() throws -> [Float] { last }
-        func send(_ command: [Float]) throws { last = command }
+        func send(_ command: [Float]) throws { for i in command.indices { last[i] = command[i] } }
         func hold() throws {}
     }
 
@@ -74,11 +74,11 @@ struct BenchLoop: ParsableCommand {
                                    frameBudgetMs: 100, maxFrameAgeMs: 100) { _ in action }
             try loop.resynchronize()
             for _ in 0..<100 { try loop.tick() }
+            loop.resetStats()
             let before = rk_malloc_count()
-            let t0 = loop.stats.overheadMs.count
             for _ in 0..<ticks { try loop.tick() }
             let allocs = Double(rk_malloc_count() - before) / Double(ticks)
-            let samples = Array(loop.stats.overheadMs[t0...])
+            let samples = loop.stats.overheadMs.values
             results.append(Result(actuator: name, ticks: ticks, overheadMs: ["p50": percentile(samples, 50), "p99": percentile(samples, 99), "max": samples.max() ?? 0],
                                   allocationsPerTick: allocs))
             log.info("\(name): overhead p50 \(String(format: "%.4f", percentile(samples, 50))) ms, p99 \(String(format: "%.4f", percentile(samples, 99))) ms; \(String(format: "%.1f", allocs)) heap allocations per tick")

@@ -86,22 +86,25 @@ struct Run: ParsableCommand {
         let t0 = monotonicSeconds()
         let policy = try VLAPolicy(directory: profile.model.path, precision: precision, unnormKey: profile.model.unnormKey)
         log.info("loaded \(profile.model.path) (\(policy.precision.rawValue)) in \(String(format: "%.0f", (monotonicSeconds() - t0) * 1000)) ms")
-        let port: SerialPort
-        do { port = try SerialPort(path: profile.bridge.port!, baud: profile.bridge.baud) } catch let e as SerialError { throw CLIError.runtime(e.description) }
-        let actuator: Actuator
-        var stop: () throws -> Void = {}
-        switch profile.bridge.protocol {
-        case .reflex:
-            let a = try bridgeRuntime { try BridgeActuator(client: try BridgeClient(port: port), profile: profile) }
-            actuator = a
-            stop = { try a.stop() }
-        case .feetech:
-            let a = try bridgeRuntime { try FeetechActuator(bus: FeetechBus(port: port), profile: profile) }
-            actuator = a
-            stop = { try a.stop() }
-        case .sim:
-            throw CLIError.invalidInput("\(board): bridge sim needs camera sim")
+        var stopInner: () throws -> Void = {}
+        let connect: () throws -> Actuator = {
+            let port = try SerialPort(path: profile.bridge.port!, baud: profile.bridge.baud)
+            switch profile.bridge.protocol {
+            case .reflex:
+                let a = try BridgeActuator(client: try BridgeClient(port: port), profile: profile)
+                stopInner = { try a.stop() }
+                return a
+            case .feetech:
+                let a = try FeetechActuator(bus: FeetechBus(port: port), profile: profile)
+                stopInner = { try a.stop() }
+                return a
+            case .sim:
+                throw CLIError.invalidInput("\(board): bridge sim needs camera sim")
+            }
         }
+        let actuator = try bridgeRuntime { try ReconnectingActuator(connect: connect) }
+        actuator.onEvent = { log.warning("\(profile.bridge.port!): \($0)") }
+        let stop: () throws -> Void = { if actuator.isConnected { try stopInner() } }
         let loop = ControlLoop(source: source, actuator: actuator, mapping: ActionMapping(robot: profile.robot),
                                limits: try profile.safetyLimits(), frameBudgetMs: profile.control.frameBudgetMs,
                                maxFrameAgeMs: profile.camera.maxFrameAgeMs) { image in
@@ -133,12 +136,12 @@ struct Run: ParsableCommand {
         notifier.notify("STOPPING=1")
         try bridgeRuntime { try stop() }
         let st = loop.stats
-        log.info("stopped after \(st.ticks) ticks: \(st.sent) sent, \(st.holds) holds (\(st.overruns) overruns, \(st.staleFrames) stale frames); tick p50/p99 \(String(format: "%.1f/%.1f", percentile(st.tickMs, 50), percentile(st.tickMs, 99))) ms, loop overhead p99 \(String(format: "%.2f", percentile(st.overheadMs, 99))) ms")
+        log.info("stopped after \(st.ticks) ticks: \(st.sent) sent, \(st.holds) holds (\(st.overruns) overruns, \(st.staleFrames) stale frames); tick p50/p99 \(String(format: "%.1f/%.1f", percentile(st.tickMs.values, 50), percentile(st.tickMs.values, 99))) ms, loop overhead p99 \(String(format: "%.2f", percentile(st.overheadMs.values, 99))) ms")
         if json {
             let pct = { (v: [Double]) -> [String: Double] in ["p50": percentile(v, 50), "p95": percentile(v, 95), "p99": percentile(v, 99)] }
             try printJSON(Summary(board: profile.board.name, episodes: [], successes: 0, ticks: st.ticks, sent: st.sent, holds: st.holds,
-                                  overruns: st.overruns, staleFrames: st.staleFrames, tickMs: pct(st.tickMs),
-                                  overheadMs: pct(st.overheadMs), policyMs: [:], recording: nil))
+                                  overruns: st.overruns, staleFrames: st.staleFrames, tickMs: pct(st.tickMs.values),
+                                  overheadMs: pct(st.overheadMs.values), policyMs: [:], recording: nil))
         }
     }
 
@@ -220,8 +223,8 @@ struct Run: ParsableCommand {
             }
             if tty { FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8)) }
             summaries.append(EpisodeSummary(task: family.rawValue, seed: seed, instruction: instruction, success: outcome.success, steps: outcome.steps))
-            tickMs += outcome.loop.tickMs
-            overheadMs += outcome.loop.overheadMs
+            tickMs += outcome.loop.tickMs.values
+            overheadMs += outcome.loop.overheadMs.values
             policyMs += outcome.policyMs
             for k in [\ControlLoop.Stats.ticks, \.sent, \.holds, \.overruns, \.staleFrames] { totals[keyPath: k] += outcome.loop[keyPath: k] }
             log.info("episode \(e + 1)/\(count) \(family.rawValue) seed \(seed) \"\(instruction)\": \(outcome.success ? "SUCCESS" : "failed") in \(outcome.steps) steps (\(outcome.loop.holds) holds, \(outcome.loop.overruns) overruns)")
