@@ -43,16 +43,20 @@ robot:
   gripper: {{ servo_id: 6, open: 2600, closed: 1950, max_rate: 0.25 }}
 {extra}"""
 
-def run(text, ticks):
+def run(text, ticks, sigterm_after=None):
     m, s = pty.openpty()
     tty.setraw(s)
     path = os.path.join(work, "p.yaml")
     open(path, "w").write(text.replace("PORT", os.ttyname(s)))
     env = dict(os.environ, REFLEX_THREADS="1", OPENBLAS_NUM_THREADS="1")
-    p = subprocess.Popen([args.reflex, "run", "--board", path, "--ticks", str(ticks), "--json"], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True, env=env)
+    cmd = [args.reflex, "run", "--board", path, "--json"] + (["--ticks", str(ticks)] if ticks else [])
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     data = b""
+    start = time.time()
     while p.poll() is None:
+        if sigterm_after is not None and time.time() - start > sigterm_after:
+            p.send_signal(15)
+            sigterm_after = None
         if select.select([m], [], [], 0.05)[0]:
             data += os.read(m, 4096)
     while select.select([m], [], [], 0.2)[0]:
@@ -106,6 +110,13 @@ check(rc == 2 and "frame_budjet_ms" in err and "did you mean 'frame_budget_ms'" 
       "a misspelt key is refused (exit 2, names the key) and nothing reaches the bus")
 rc, out, err, data = run(profile("PORT").replace("path: models/reflex-sim-tiny", "path: /nonexistent/model"), 2)
 check(rc == 2 and "/nonexistent/model" in err and data == b"", "a missing model is refused (exit 2, names the path), bus silent")
+
+# SIGTERM: the service holds, disables torque (torque_off_on_stop) and exits 0.
+rc, out, err, data = run(profile("PORT").replace("baud: 1000000 }", "baud: 1000000, torque_off_on_stop: true }"), None, sigterm_after=3.0)
+pk, stray = packets(data)
+check(rc == 0 and stray is None and len([p for p in pk if p[1] == 0x83]) >= 1, f"runs until SIGTERM, then exits 0 (rc {rc})")
+check([(p[0], p[1], p[2]) for p in pk[-4:]] == [(i, 0x03, b"\x28\x00") for i in (1, 2, 3, 6)],
+      "after SIGTERM the last bytes on the bus disable torque on every servo")
 
 import glob
 for prof in sorted(glob.glob("boards/*.yaml")):
