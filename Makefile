@@ -4,7 +4,7 @@ SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BUILD_DIR := .build
 RELEASE   := $(BUILD_DIR)/release/reflex
 # Debian packages the build and tests need (see README).
-APT_PACKAGES := libopenblas-dev libv4l-dev libpng-dev libjpeg-dev libgif-dev pkg-config qemu-user-static gcc-aarch64-linux-gnu \
+APT_PACKAGES := libopenblas-dev libv4l-dev libpng-dev libjpeg-dev libgif-dev libavformat-dev libavcodec-dev libswscale-dev pkg-config qemu-user-static gcc-aarch64-linux-gnu \
                 qemu-system-arm python3 qemu-system-x86 busybox-static kmod cpio xz-utils
 
 .PHONY: test-loop test-v4l2 all deps build release run test test-swift test-c test-arm bench clean help firmware hil install uninstall eval-sim

@@ -38,11 +38,13 @@ let package = Package(
             name: "ReflexCore",
             dependencies: ["CKernels", "COpenBLAS"]
         ),
-        // PNG / JPEG files through libpng and libjpeg-turbo, animated GIF recordings through giflib
-        // (Debian: libpng-dev, libjpeg-dev, libgif-dev).
+        // PNG / JPEG files through libpng and libjpeg-turbo, animated GIF recordings through giflib, video
+        // files through FFmpeg (Debian: libpng-dev, libjpeg-dev, libgif-dev, libavformat-dev, libavcodec-dev,
+        // libswscale-dev).
         .target(
             name: "CImageCodecs",
-            linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg"), .linkedLibrary("gif")]
+            linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg"), .linkedLibrary("gif"),
+                             .linkedLibrary("avformat"), .linkedLibrary("avcodec"), .linkedLibrary("swscale"), .linkedLibrary("avutil")]
         ),
         // Checkpoints: safetensors, config.json, tokenizer.json, weight-name mapping. Uses Foundation.
         .target(

@@ -111,6 +111,12 @@ check(rc == 2 and "frame_budjet_ms" in err and "did you mean 'frame_budget_ms'" 
 rc, out, err, data = run(profile("PORT").replace("path: models/reflex-sim-tiny", "path: /nonexistent/model"), 2)
 check(rc == 2 and "/nonexistent/model" in err and data == b"", "a missing model is refused (exit 2, names the path), bus silent")
 
+# A video file as the replay camera (field recording, decoded with FFmpeg).
+video = os.path.abspath("Tests/Fixtures/video/clip_mpeg4.mp4")
+rc, out, err, data = run(profile("PORT").replace(f"path: {frames}", f"path: {video}"), 4)
+pk, stray = packets(data)
+check(rc == 0 and stray is None and len([p for p in pk if p[1] == 0x83]) == 4, f"a video file replays as the camera (rc {rc}, {len(pk)} packets)")
+
 # SIGTERM: the service holds, disables torque (torque_off_on_stop) and exits 0.
 rc, out, err, data = run(profile("PORT").replace("baud: 1000000 }", "baud: 1000000, torque_off_on_stop: true }"), None, sigterm_after=3.0)
 pk, stray = packets(data)

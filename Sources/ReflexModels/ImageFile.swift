@@ -72,3 +72,69 @@ public final class GIFRecorder {
 
     deinit { try? close() }
 }
+
+/// A video file (field recording) decoded frame by frame through FFmpeg, as RGB24. Sequential: `frame(_:)`
+/// decodes forward, rewinds when asked for an earlier frame, and loops past the end.
+public final class VideoFile {
+    public let path: String
+    public let width: Int
+    public let height: Int
+    /// Frames per second from the container (0 if it does not say).
+    public let fps: Double
+    /// Frames in the file once known (from the container, or after the first pass).
+    public private(set) var frameCount: Int?
+    private var handle: OpaquePointer?
+    private var cursor = 0
+    private var current: RGBImage?
+
+    public init(path: String) throws {
+        var w: Int32 = 0, h: Int32 = 0, rate = 0.0, n = 0
+        var err = [CChar](repeating: 0, count: 256)
+        guard let v = rk_video_open(path, &w, &h, &rate, &n, &err, err.count) else {
+            throw ModelError(file: path, String(decoding: err.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+        }
+        self.path = path
+        handle = v
+        width = Int(w)
+        height = Int(h)
+        fps = rate
+        frameCount = n > 0 ? n : nil
+    }
+
+    deinit { rk_video_close(handle) }
+
+    /// The next frame, or nil at the end of the file.
+    public func next() throws -> RGBImage? {
+        var pixels = [UInt8](repeating: 0, count: width * height * 3)
+        var seconds = 0.0
+        var err = [CChar](repeating: 0, count: 256)
+        let rc = pixels.withUnsafeMutableBufferPointer { rk_video_next(handle, $0.baseAddress, &seconds, &err, err.count) }
+        if rc < 0 { throw ModelError(file: path, String(decoding: err.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)) }
+        if rc == 0 { return nil }
+        cursor += 1
+        return try RGBImage(width: width, height: height, pixels: pixels)
+    }
+
+    /// Back to the first frame.
+    public func rewind() throws {
+        guard rk_video_rewind(handle) == 0 else { throw ModelError(file: path, "cannot seek back to the start") }
+        cursor = 0
+        current = nil
+    }
+
+    /// Frame `n` of an endless loop over the file.
+    public func frame(_ n: Int) throws -> RGBImage {
+        let target = frameCount.map { n % $0 } ?? n
+        if let current, cursor - 1 == target { return current }
+        if target < cursor { try rewind() }
+        while cursor <= target {
+            guard let f = try next() else {
+                guard cursor > 0 else { throw ModelError(file: path, "the video has no frames") }
+                frameCount = cursor
+                return try frame(n)
+            }
+            current = f
+        }
+        return current!
+    }
+}

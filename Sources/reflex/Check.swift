@@ -95,9 +95,21 @@ struct Check: ParsableCommand {
             add("camera", "ok", "simulator frames \(profile.camera.width)×\(profile.camera.height)")
         case .replay:
             let path = profile.camera.path ?? ""
-            let frames = (try? FileManager.default.contentsOfDirectory(atPath: path))?.filter { ["png", "jpg", "jpeg"].contains(($0 as NSString).pathExtension.lowercased()) } ?? []
-            if frames.isEmpty { failed = true; add("camera", "failed", "replay folder \(path) has no PNG/JPEG frames") }
-            else { add("camera", "ok", "replay of \(frames.count) frames from \(path)") }
+            var isDir: ObjCBool = false
+            if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), !isDir.boolValue {
+                do {
+                    let v = try VideoFile(path: path)
+                    _ = try v.frame(0)
+                    add("camera", "ok", "replay of video \(path): \(v.width)x\(v.height), \(v.frameCount.map(String.init) ?? "?") frames")
+                } catch {
+                    failed = true
+                    add("camera", "failed", "\(error)")
+                }
+            } else {
+                let frames = ReplaySource.imageFiles(in: path)
+                if frames.isEmpty { failed = true; add("camera", "failed", "replay folder \(path) has no PNG/JPEG frames") }
+                else { add("camera", "ok", "replay of \(frames.count) frames from \(path)") }
+            }
         case .v4l2:
             let dev = profile.camera.device ?? ""
             if offline {

@@ -64,11 +64,7 @@ struct Run: ParsableCommand {
         let source: FrameSource
         switch profile.camera.source {
         case .replay:
-            do {
-                source = try ReplaySource(directory: profile.camera.path!, fps: Double(profile.camera.fps)) { try ImageFile.read($0) }
-            } catch {
-                throw CLIError.invalidInput("\(board): camera.path \(profile.camera.path!): no PNG/JPEG frames")
-            }
+            source = try replaySource(path: profile.camera.path!, fps: Double(profile.camera.fps))
         case .v4l2:
             let c = profile.camera
             do {
@@ -255,5 +251,22 @@ struct Run: ParsableCommand {
             }
         }
         return img
+    }
+
+    /// A replay camera over a folder of PNG/JPEG frames or a video file (field recordings).
+    func replaySource(path: String, fps: Double) throws -> ReplaySource {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
+            throw CLIError.invalidInput("\(board): camera.path \(path): no such file or folder")
+        }
+        if isDir.boolValue {
+            do { return try ReplaySource(directory: path, fps: fps) { try ImageFile.read($0) } } catch {
+                throw CLIError.invalidInput("\(board): camera.path \(path): no PNG/JPEG frames")
+            }
+        }
+        let video: VideoFile
+        do { video = try VideoFile(path: path) } catch let e as ModelError { throw CLIError.invalidInput("\(board): camera.path: \(e)") }
+        log.info("replaying \(path): \(video.width)x\(video.height) at \(fps) fps (file says \(String(format: "%.1f", video.fps)))")
+        return ReplaySource(fps: fps) { try video.frame($0) }
     }
 }

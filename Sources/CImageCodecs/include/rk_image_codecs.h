@@ -26,6 +26,16 @@ int rk_gif_add_frame(rk_gif *gif, const uint8_t *rgb, char *err, size_t errlen);
 /// Finishes the file and frees `gif` (also on error).
 int rk_gif_close(rk_gif *gif, char *err, size_t errlen);
 
+/// A video file being decoded (FFmpeg). Frames come out as RGB24 at the stream's size.
+typedef struct rk_video rk_video;
+/// Opens `path`; sets the frame size, the frame rate (0 if unknown) and the frame count (0 if unknown).
+rk_video *rk_video_open(const char *path, int *width, int *height, double *fps, long *frames, char *err, size_t errlen);
+/// Decodes the next frame into `rgb` (width*height*3 bytes): 1 = a frame, 0 = end of file, -1 = error.
+int rk_video_next(rk_video *video, uint8_t *rgb, double *seconds, char *err, size_t errlen);
+/// Seeks back to the first frame. 0 on success.
+int rk_video_rewind(rk_video *video);
+void rk_video_close(rk_video *video);
+
 #ifdef __cplusplus
 }
 #endif
