@@ -124,6 +124,17 @@ check(rc == 0 and stray is None and len([p for p in pk if p[1] == 0x83]) >= 1, f
 check([(p[0], p[1], p[2]) for p in pk[-4:]] == [(i, 0x03, b"\x28\x00") for i in (1, 2, 3, 6)],
       "after SIGTERM the last bytes on the bus disable torque on every servo")
 
+# `reflex bridge send --protocol feetech` writes exactly one SYNC_WRITE and nothing else.
+m, s_ = pty.openpty()
+tty.setraw(s_)
+r = subprocess.run([args.reflex, "bridge", "send", "--protocol", "feetech", "--port", os.ttyname(s_), "--targets", "2048,1024",
+                    "--ids", "1,2"], capture_output=True, text=True)
+sent = b""
+while select.select([m], [], [], 0.2)[0]:
+    sent += os.read(m, 4096)
+check(r.returncode == 0 and sent == bytes.fromhex("ff ff fe 0a 83 2a 02 01 00 08 02 00 04 39"),
+      f"bridge send --protocol feetech: exactly FF FF FE 0A 83 2A 02 01 00 08 02 00 04 39 ({sent.hex(' ')})")
+
 import glob
 for prof in sorted(glob.glob("boards/*.yaml")):
     r = subprocess.run([args.reflex, "check", "--board", prof, "--offline"], capture_output=True, text=True)
