@@ -120,8 +120,10 @@ struct Run: ParsableCommand {
             if tty && now - lastLine > 0.2 {
                 lastLine = now
                 let st = loop.stats
-                let line = String(format: "tick %d | sent %d holds %d overruns %d | tick %.1f ms%@", st.ticks, st.sent, st.holds, st.overruns,
-                                  st.tickMs.last ?? 0, loop.lastHold.map { " HOLD (\($0))" } ?? "")
+                let v = st.tickMs.values
+                let line = String(format: "tick %d | sent %d holds %d overruns %d link-down %d | tick ms p50 %.1f p95 %.1f p99 %.1f%@", st.ticks, st.sent,
+                                  st.holds, st.overruns, st.linkDown, percentile(v, 50), percentile(v, 95), percentile(v, 99),
+                                  loop.lastHold.map { " HOLD (\($0))" } ?? "")
                 FileHandle.standardError.write(Data(("\r\u{1B}[2K" + line).utf8))
             }
             next += period
