@@ -19,8 +19,8 @@ public struct Demonstration: Sendable {
     /// Runs the expert on episode `seed` of `family`. With `noise` > 0 the executed position
     /// deltas get N(0, noise²) added (DART): the recorded labels stay the expert's clean actions
     /// for the states the noise leads to, which teaches a policy to recover from its own errors.
-    public static func record(family: TaskFamily, seed: UInt64, noise: Float = 0) -> Demonstration {
-        var sim = TabletopSim(family: family, seed: seed)
+    public static func record(family: TaskFamily, seed: UInt64, noise: Float = 0, objects: Int? = nil) -> Demonstration {
+        var sim = TabletopSim(family: family, seed: seed, objects: objects)
         var demo = Demonstration(family: family, seed: seed, instruction: sim.task.instruction)
         var rng = SplitMix64(seed: seed ^ 0x5EED_0F_D0A7)
         while !sim.done {

@@ -22,15 +22,17 @@ public struct TabletopSim: Sendable {
     /// Index of the held object, if any.
     public var heldIndex: Int? { objects.firstIndex { $0.held } }
 
-    /// Builds episode `seed` of `family`.
-    public init(family: TaskFamily, seed: UInt64) {
+    /// Builds episode `seed` of `family`. `objects` (1…4) fixes how many graspable objects the scene
+    /// holds — a curriculum knob for training data; by default a scene has 3 or 4 (what `eval` uses).
+    public init(family: TaskFamily, seed: UInt64, objects: Int? = nil) {
         self.family = family
         self.seed = seed
         // Mix the family into the seed so `reach` 7 and `push` 7 are different scenes.
         var rng = SplitMix64(seed: seed &* 0x9E37_79B9_7F4A_7C15 ^ UInt64(TaskFamily.allCases.firstIndex(of: family)! + 1) &* 0xD1B5_4A32_D192_ED03)
         var colors = ObjectColor.allCases
         colors.shuffle(using: &rng)
-        let nObjects = 3 + Int(rng.next() % 2)
+        let drawn = 3 + Int(rng.next() % 2)
+        let nObjects = objects.map { min(max($0, 1), 4) } ?? drawn
         let nBowls = family == .pickPlace ? 2 : Int(rng.next() % 2)
         var bowlColors = ObjectColor.allCases
         bowlColors.shuffle(using: &rng)

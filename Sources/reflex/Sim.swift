@@ -59,10 +59,14 @@ struct SimRecord: ParsableCommand {
     @Flag(help: "Keep failed expert episodes (dropped by default).")
     var keepFailures = false
 
+    @Option(help: "Graspable objects per scene, 1…4 (default: 3 or 4, as in eval) — a curriculum knob for training data.")
+    var objects: Int?
+
     func validate() throws {
         _ = try taskFamilies(task)
         guard episodes > 0 else { throw ValidationError("--episodes must be positive, got \(episodes)") }
         guard noise >= 0, noise.isFinite else { throw ValidationError("--noise must be ≥ 0, got \(noise)") }
+        if let objects, !(1...4).contains(objects) { throw ValidationError("--objects must be 1…4, got \(objects)") }
     }
 
     func run() throws {
@@ -77,7 +81,7 @@ struct SimRecord: ParsableCommand {
         for family in try taskFamilies(task) {
             for i in 0..<episodes {
                 let s = seed + UInt64(i)
-                let demo = Demonstration.record(family: family, seed: s, noise: noise)
+                let demo = Demonstration.record(family: family, seed: s, noise: noise, objects: objects)
                 if !demo.success {
                     failures += 1
                     if !keepFailures { continue }
@@ -95,7 +99,7 @@ struct SimRecord: ParsableCommand {
         let manifest: [String: Any] = [
             "format": "reflex-sim-demonstrations/1", "image_size": [Renderer.size, Renderer.size],
             "action_convention": "dx dy dz droll dpitch dyaw gripper (1 open, 0 closed); table units",
-            "noise": noise, "episodes": entries, "frames": frames, "expert_failures": failures,
+            "noise": noise, "objects_per_scene": objects.map { "\($0)" } ?? "3-4", "episodes": entries, "frames": frames, "expert_failures": failures,
         ]
         let data = try JSONSerialization.data(withJSONObject: manifest, options: [.prettyPrinted, .sortedKeys])
         try data.write(to: URL(fileURLWithPath: out + "/manifest.json"))

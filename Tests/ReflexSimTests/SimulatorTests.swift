@@ -31,6 +31,14 @@ import Testing
         }
     }
 
+    @Test func objectCountOverrideForCurricula() {
+        let one = TabletopSim(family: .pickPlace, seed: 9, objects: 1)
+        #expect(one.objects.filter { $0.shape != .bowl }.count == 1)
+        #expect(Demonstration.record(family: .pickPlace, seed: 9, objects: 1).success)
+        let normal = TabletopSim(family: .pickPlace, seed: 9)
+        #expect((3...4).contains(normal.objects.filter { $0.shape != .bowl }.count))
+    }
+
     @Test func doingNothingFails() {
         for family in TaskFamily.allCases {
             var sim = TabletopSim(family: family, seed: 5)
