@@ -97,11 +97,9 @@ public final class ControlLoop {
     public let maxFrameAge: Double
     public var policy: Policy
     public private(set) var stats = Stats()
-    /// The newest tick's command (nil on a hold) and action, for status lines.
-    public var lastCommand: [Float]? { lastHold == nil && stats.sent > 0 ? commandBuffer : nil }
+    /// The newest tick's action, for status lines.
     public private(set) var lastAction: [Float]?
     public private(set) var lastHold: String?
-    private var lastFrameSequence = -1
     /// The command being built this tick (preallocated: the tick path allocates nothing).
     private var commandBuffer: [Float]
 
@@ -134,7 +132,6 @@ public final class ControlLoop {
         let age = t0 - frame.timestamp
         stats.frameAgeMs.append(age * 1000)
         guard age <= maxFrameAge else { return try hold("stale frame", \.staleFrames, t0, inference: 0) }
-        lastFrameSequence = frame.sequence
         let t1 = monotonicSeconds()
         let action: [Float]
         do {

@@ -22,7 +22,7 @@ public final class ReplaySource: FrameSource {
     /// PNG/JPEG files of `directory` in name order; `decode` reads one file.
     public convenience init(directory: String, fps: Double, decode: @escaping (String) throws -> RGBImage) throws {
         let files = Self.imageFiles(in: directory)
-        guard !files.isEmpty else { throw SerialError.closed(path: directory + " (no PNG/JPEG frames)") }
+        guard !files.isEmpty else { throw CameraError(device: directory, message: "no PNG/JPEG frames") }
         self.init(fps: fps) { try decode(files[$0 % files.count]) }
     }
 

@@ -18,7 +18,7 @@ public final class SimRig: FrameSource, Actuator {
     }
 
     public func latest() throws -> CameraFrame? {
-        if let cached, cached.sequence == sequence { return CameraFrame(image: cached.image, timestamp: cached.timestamp, sequence: sequence) }
+        if let cached, cached.sequence == sequence { return cached }
         let f = CameraFrame(image: sim.render(), timestamp: monotonicSeconds(), sequence: sequence)
         cached = f
         return f

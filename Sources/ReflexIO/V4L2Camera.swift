@@ -37,8 +37,7 @@ public final class V4L2Camera: FrameSource, @unchecked Sendable {
     private var newest: CameraFrame?
     private var thread: Thread?
     private var running = false
-    /// Frames delivered, reconnects made (for status and tests).
-    public private(set) var framesCaptured = 0
+    /// Reconnects made after the device was lost (for status and tests).
     public private(set) var reconnects = 0
     public private(set) var lost = false
 
@@ -167,7 +166,6 @@ public final class V4L2Camera: FrameSource, @unchecked Sendable {
         // Monotonic buffer timestamps share CLOCK_MONOTONIC with monotonicSeconds(); others get "now".
         let monotonic = b.flags & UInt32(V4L2_BUF_FLAG_TIMESTAMP_MASK) == UInt32(V4L2_BUF_FLAG_TIMESTAMP_MONOTONIC)
         let ts = monotonic ? Double(b.timestamp.tv_sec) + Double(b.timestamp.tv_usec) * 1e-6 : monotonicSeconds()
-        framesCaptured += 1
         return CameraFrame(image: try RGBImage(width: w, height: h, pixels: pixels), timestamp: ts, sequence: Int(b.sequence))
     }
 

@@ -49,43 +49,39 @@ struct Capture: ParsableCommand {
         if let out { try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true) }
         var ages: [Double] = [], sequences: [Int] = []
         var first = 0.0, last = 0.0
-        var lastChecksum = 0
-        var lastStats: [Double] = []
-        if let interval = newestIntervalMs {
-            // The robot loop's path: the capture thread keeps the newest frame; a slow reader skips frames.
-            cam.start()
-            defer { cam.stop() }
-            let deadline = monotonicSeconds() + Double(timeoutMs) / 1000 + Double(frames * interval) / 1000 * 2
-            while sequences.count < frames && monotonicSeconds() < deadline {
-                usleep(UInt32(interval * 1000))
-                guard let fr = try cam.latest(), fr.sequence != sequences.last else { continue }
-                let now = monotonicSeconds()
-                if sequences.isEmpty { first = now }
-                last = now
-                ages.append((now - fr.timestamp) * 1000)
-                sequences.append(fr.sequence)
-                if let out { try ImageFile.writePNG(fr.image, to: String(format: "%@/frame_%04d.png", out, sequences.count - 1)) }
-                lastStats = channelMeans(fr.image)
-            }
-            if sequences.count < frames { throw CLIError.runtime("\(device): only \(sequences.count) frames through the capture thread (lost: \(cam.lost), reconnects: \(cam.reconnects))") }
-        } else {
+        var colour = ColourSummary(channelMeans: [], colorfulness: 0)
+        func record(_ fr: CameraFrame) throws {
+            let now = monotonicSeconds()
+            if sequences.isEmpty { first = now }
+            last = now
+            ages.append((now - fr.timestamp) * 1000)
+            sequences.append(fr.sequence)
+            if let out { try ImageFile.writePNG(fr.image, to: String(format: "%@/frame_%04d.png", out, sequences.count - 1)) }
+            colour = ColourSummary(fr.image)
+        }
         do {
-            while sequences.count < frames {
-                guard let fr = try cam.grab(timeoutMs: timeoutMs) else {
-                    throw CLIError.runtime("\(device): no frame within \(timeoutMs) ms (after \(sequences.count) frames)")
+            if let interval = newestIntervalMs {
+                // The robot loop's path: the capture thread keeps the newest frame; a slow reader skips frames.
+                cam.start()
+                defer { cam.stop() }
+                let deadline = monotonicSeconds() + Double(timeoutMs) / 1000 + Double(frames * interval) / 1000 * 2
+                while sequences.count < frames && monotonicSeconds() < deadline {
+                    usleep(UInt32(interval * 1000))
+                    if let fr = try cam.latest(), fr.sequence != sequences.last { try record(fr) }
                 }
-                let now = monotonicSeconds()
-                if sequences.isEmpty { first = now }
-                last = now
-                ages.append((now - fr.timestamp) * 1000)
-                sequences.append(fr.sequence)
-                if let out { try ImageFile.writePNG(fr.image, to: String(format: "%@/frame_%04d.png", out, sequences.count - 1)) }
-                lastChecksum = fr.image.pixels.reduce(0) { ($0 &* 31 &+ Int($1)) & 0xFFFFFF }
-                lastStats = channelMeans(fr.image)
+                if sequences.count < frames {
+                    throw CLIError.runtime("\(device): only \(sequences.count) frames through the capture thread (lost: \(cam.lost), reconnects: \(cam.reconnects))")
+                }
+            } else {
+                while sequences.count < frames {
+                    guard let fr = try cam.grab(timeoutMs: timeoutMs) else {
+                        throw CLIError.runtime("\(device): no frame within \(timeoutMs) ms (after \(sequences.count) frames)")
+                    }
+                    try record(fr)
+                }
             }
         } catch let e as CameraError {
             throw CLIError.runtime(e.description)
-        }
         }
         let rate = sequences.count > 1 ? Double(sequences.count - 1) / (last - first) : 0
         let dropped = zip(sequences.dropFirst(), sequences).map { $0 - $1 - 1 }.reduce(0, +)
@@ -93,13 +89,16 @@ struct Capture: ParsableCommand {
             struct Out: Encodable {
                 var device: String; var requested: [String: String]; var granted: CameraFormat
                 var frames: Int; var fps: Double; var dropped: Int; var frameAgeMs: [String: Double]; var saved: String?
-                var sequences: [Int]; var reconnects: Int; var checksum: Int; var channelMeans: [Double]; var colorfulness: Double
-                enum CodingKeys: String, CodingKey { case device, requested, granted, frames, fps, dropped, saved, sequences, reconnects, checksum; case channelMeans = "channel_means"; case colorfulness; case frameAgeMs = "frame_age_ms" }
+                var sequences: [Int]; var reconnects: Int; var channelMeans: [Double]; var colorfulness: Double
+                enum CodingKeys: String, CodingKey {
+                    case device, requested, granted, frames, fps, dropped, saved, sequences, reconnects, colorfulness
+                    case channelMeans = "channel_means", frameAgeMs = "frame_age_ms"
+                }
             }
             try printJSON(Out(device: device, requested: ["width": "\(width)", "height": "\(height)", "format": format, "fps": "\(fps)"],
                               granted: f, frames: sequences.count, fps: rate, dropped: dropped,
                               frameAgeMs: ["p50": percentile(ages, 50), "p95": percentile(ages, 95), "max": ages.max() ?? 0], saved: out,
-                              sequences: sequences, reconnects: cam.reconnects, checksum: lastChecksum, channelMeans: Array(lastStats.prefix(3)), colorfulness: lastStats.count > 3 ? lastStats[3] : 0))
+                              sequences: sequences, reconnects: cam.reconnects, channelMeans: colour.channelMeans, colorfulness: colour.colorfulness))
         } else {
             print("granted: \(f.width)x\(f.height) \(f.nativeFourCC) (\(f.buffers) buffers), RGB24 out")
             print(String(format: "frames: %d at %.1f fps, %d dropped by sequence number, frame age p50 %.1f ms, max %.1f ms",
@@ -107,10 +106,21 @@ struct Capture: ParsableCommand {
             if let out { print("saved: \(out)") }
         }
     }
+}
 
-    /// Mean of each RGB channel, then the mean per-pixel spread max(r,g,b) − min(r,g,b) (0 for grey
-    /// images, large for colour bars): a converted test pattern must really be in colour.
-    func channelMeans(_ img: RGBImage) -> [Double] {
+/// The last frame's colour: mean of each RGB channel and the mean per-pixel spread
+/// max(r,g,b) − min(r,g,b) (0 for grey images, large for colour bars), so a test can tell that a
+/// converted test pattern really is in colour.
+struct ColourSummary {
+    var channelMeans: [Double]
+    var colorfulness: Double
+
+    init(channelMeans: [Double], colorfulness: Double) {
+        self.channelMeans = channelMeans
+        self.colorfulness = colorfulness
+    }
+
+    init(_ img: RGBImage) {
         var sums = [0.0, 0.0, 0.0]
         var spread = 0.0
         for i in stride(from: 0, to: img.pixels.count, by: 3) {
@@ -119,6 +129,6 @@ struct Capture: ParsableCommand {
             spread += Double(max(r, g, b) - min(r, g, b))
         }
         let n = Double(img.width * img.height)
-        return sums.map { $0 / n } + [spread / n]
+        self.init(channelMeans: sums.map { $0 / n }, colorfulness: spread / n)
     }
 }

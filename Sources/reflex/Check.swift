@@ -53,7 +53,7 @@ struct Check: ParsableCommand {
             failed = true
             add("cpu", "failed", "this CPU lacks \(missing.joined(separator: ", ")) (has \(host.sorted().joined(separator: ", "))): wrong profile for this board?")
         } else {
-            add("cpu", profile.cpu.threads > cores ? "ok" : "ok", "\(profile.cpu.threads) threads on \(cores) cores" + (profile.cpu.threads > cores ? " (more threads than cores: expect contention)" : ""))
+            add("cpu", "ok", "\(profile.cpu.threads) threads on \(cores) cores" + (profile.cpu.threads > cores ? " (more threads than cores: expect contention)" : ""))
         }
 
         // Model

@@ -136,10 +136,9 @@ struct Run: ParsableCommand {
         let st = loop.stats
         log.info("stopped after \(st.ticks) ticks: \(st.sent) sent, \(st.holds) holds (\(st.overruns) overruns, \(st.staleFrames) stale frames); tick p50/p99 \(String(format: "%.1f/%.1f", percentile(st.tickMs.values, 50), percentile(st.tickMs.values, 99))) ms, loop overhead p99 \(String(format: "%.2f", percentile(st.overheadMs.values, 99))) ms")
         if json {
-            let pct = { (v: [Double]) -> [String: Double] in ["p50": percentile(v, 50), "p95": percentile(v, 95), "p99": percentile(v, 99)] }
             try printJSON(Summary(board: profile.board.name, episodes: [], successes: 0, ticks: st.ticks, sent: st.sent, holds: st.holds,
-                                  overruns: st.overruns, staleFrames: st.staleFrames, tickMs: pct(st.tickMs.values),
-                                  overheadMs: pct(st.overheadMs.values), policyMs: [:], recording: nil))
+                                  overruns: st.overruns, staleFrames: st.staleFrames, tickMs: latencyPercentiles(st.tickMs.values),
+                                  overheadMs: latencyPercentiles(st.overheadMs.values), policyMs: [:], recording: nil))
         }
     }
 
@@ -206,12 +205,14 @@ struct Run: ParsableCommand {
                     notifier.notify("WATCHDOG=1")
                     lastPing = monotonicSeconds()
                 }
-                let a = loop.lastAction ?? []
-                let act = a.count >= 7 ? String(format: "%+.3f %+.3f %+.3f grip %.2f", a[0], a[1], a[2], a[6]) : "-"
-                let line = String(format: "episode %d/%d %@ step %d/%d | action %@ | tick %.1f ms%@ | success %d/%d",
-                                  e + 1, count, family.rawValue, rig.sim.steps, family.stepLimit, act,
-                                  loop.stats.tickMs.last ?? 0, loop.lastHold.map { " HOLD (\($0))" } ?? "", succeededSoFar, e)
-                if tty { FileHandle.standardError.write(Data(("\r\u{1B}[2K" + line).utf8)) }
+                if tty {  // the status line is only built for a terminal
+                    let a = loop.lastAction ?? []
+                    let act = a.count >= 7 ? String(format: "%+.3f %+.3f %+.3f grip %.2f", a[0], a[1], a[2], a[6]) : "-"
+                    let line = String(format: "episode %d/%d %@ step %d/%d | action %@ | tick %.1f ms%@ | success %d/%d",
+                                      e + 1, count, family.rawValue, rig.sim.steps, family.stepLimit, act,
+                                      loop.stats.tickMs.last ?? 0, loop.lastHold.map { " HOLD (\($0))" } ?? "", succeededSoFar, e)
+                    FileHandle.standardError.write(Data(("\r\u{1B}[2K" + line).utf8))
+                }
                 if StopSignal.requested { throw StopRequested() }
             }
             } catch is StopRequested {
@@ -229,10 +230,9 @@ struct Run: ParsableCommand {
         }
         notifier.notify("STOPPING=1")
         try recorder?.close()
-        let pct = { (v: [Double]) -> [String: Double] in ["p50": percentile(v, 50), "p95": percentile(v, 95), "p99": percentile(v, 99)] }
         let summary = Summary(board: profile.board.name, episodes: summaries, successes: summaries.filter(\.success).count,
                               ticks: totals.ticks, sent: totals.sent, holds: totals.holds, overruns: totals.overruns,
-                              staleFrames: totals.staleFrames, tickMs: pct(tickMs), overheadMs: pct(overheadMs), policyMs: pct(policyMs),
+                              staleFrames: totals.staleFrames, tickMs: latencyPercentiles(tickMs), overheadMs: latencyPercentiles(overheadMs), policyMs: latencyPercentiles(policyMs),
                               recording: recorder?.path)
         log.info("\(summary.successes)/\(summaries.count) episodes succeeded; \(totals.ticks) ticks, \(totals.holds) holds, \(totals.overruns) overruns; tick p50/p99 \(String(format: "%.1f/%.1f", percentile(tickMs, 50), percentile(tickMs, 99))) ms, loop overhead p99 \(String(format: "%.2f", percentile(overheadMs, 99))) ms")
         if let r = recorder { log.info("recording: \(r.path) (\(r.frames) frames)") }
@@ -271,4 +271,9 @@ struct Run: ParsableCommand {
         log.info("replaying \(path): \(video.width)x\(video.height) at \(fps) fps (file says \(String(format: "%.1f", video.fps)))")
         return ReplaySource(fps: fps) { try video.frame($0) }
     }
+}
+
+/// p50 / p95 / p99 of latency samples, as `run --json` reports them.
+func latencyPercentiles(_ v: [Double]) -> [String: Double] {
+    ["p50": percentile(v, 50), "p95": percentile(v, 95), "p99": percentile(v, 99)]
 }
