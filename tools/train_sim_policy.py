@@ -79,6 +79,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--label-sigma", type=float, default=3.0,
                    help="std-dev (in bins) of the Gaussian soft labels over neighbouring action bins (0 = hard labels)")
     p.add_argument("--init", default=None, help="initialise model weights from another run's state.pt")
+    p.add_argument("--diagnose", action="store_true",
+                   help="load WORK/state.pt, print what the model has learned on held-out frames, and exit")
     p.add_argument("--image-size", type=int, default=112,
                    help="model input size; recorded 224x224 frames are resized with PIL bicubic, as the runtime does")
     p.add_argument("--patch", type=int, default=14, help="ViT patch size ((image-size/patch)^2 patch tokens, >= 64)")
@@ -339,7 +341,7 @@ def main() -> None:
     # (1) From the hidden state that predicts the first action token, regress the gripper's x, y, z and open
     # state and the target object's x, y and held state.
     aux_cols = [0, 1, 2, 3, 4, 5, 6]
-    aux_head = torch.nn.Linear(args.hidden, len(aux_cols))
+    aux_head = torch.nn.Linear(args.hidden, len(aux_cols) + 4)
     # (2) Dense, per patch of the encoder's output (the features the projector reads): the colour (none + 6) and
     # shape (none + 4) of the object or bowl centred in it and that centre's offset inside the patch; which patch
     # holds the gripper (softmax over patches), its offset and its height. Supervision at every patch teaches the
@@ -347,11 +349,17 @@ def main() -> None:
     color_head = torch.nn.Linear(args.width, 7)
     shape_head = torch.nn.Linear(args.width, 5)
     offset_head = torch.nn.Linear(args.width, 2)
-    grip_head = torch.nn.Linear(args.width, 4)  # logit "gripper here", offset u, offset v, z
+    grip_head = torch.nn.Linear(args.width, 6)  # logit "gripper here", offset u, offset v, z, table x, y
+    # Every patch also regresses its own grid position, and object patches their object's table x, y: values the
+    # decoder attends to must say *where* (RoPE moves queries and keys, never values). Without this a linear
+    # read-out of the gripper's position from the decoder's state stayed ~0.1 table units off after 2000 steps
+    # and the action's direction was at chance.
+    abs_head = torch.nn.Linear(args.width, 4)  # patch column, row (in -1..1); object table x, y
     # (3) From the last prompt token, which patch holds the goal (64-way): the binding of words to the scene.
     target_head = torch.nn.Linear(args.hidden, n_patches)
     for n_, m_ in [("aux_head", aux_head), ("color_head", color_head), ("shape_head", shape_head),
-                   ("offset_head", offset_head), ("grip_head", grip_head), ("target_head", target_head)]:
+                   ("offset_head", offset_head), ("grip_head", grip_head), ("target_head", target_head),
+                   ("abs_head", abs_head)]:
         model.add_module(n_, m_)
     st_ = data.states
     grip_patch, grip_off = to_patch(st_[:, 0], st_[:, 1], st_[:, 2])
@@ -362,14 +370,17 @@ def main() -> None:
     patch_color = np.zeros((N, n_patches), np.int64)
     patch_shape = np.zeros((N, n_patches), np.int64)
     patch_off = np.zeros((N, n_patches, 2), np.float32)
+    patch_xy = np.zeros((N, n_patches, 2), np.float32)
     for k in range(ob.shape[1]):
         rows = np.nonzero(valid[:, k])[0]
         patch_color[rows, opatch[rows, k]] = ob[rows, k, 3].astype(np.int64) + 1
         patch_shape[rows, opatch[rows, k]] = ob[rows, k, 2].astype(np.int64) + 1
         patch_off[rows, opatch[rows, k]] = ooff[rows, k]
+        patch_xy[rows, opatch[rows, k]] = ob[rows, k, :2]
     # The goal: the bowl named by the instruction once the target is held (pick_place), else the target object.
     colours = ["red", "green", "blue", "yellow", "purple", "orange"]
     goal_patch = np.full(N, -100, np.int64)
+    goal_xy = np.zeros((N, 2), np.float32)
     for i in range(N):
         row = ob[i]
         tgt = np.nonzero((row[:, 2] >= 0) & (row[:, 5] > 0.5))[0]
@@ -386,9 +397,40 @@ def main() -> None:
                 continue
             k = bowl[0]
         goal_patch[i] = opatch[i, k]
+        goal_xy[i] = row[k, :2]
     print(f"goal patch known for {np.mean(goal_patch >= 0):.1%} of frames", flush=True)
-    grip_patch, grip_off, patch_color, patch_shape, patch_off, goal_patch = map(
-        torch.from_numpy, (grip_patch, grip_off, patch_color, patch_shape, patch_off, goal_patch))
+    # Prompt token positions of the words that name the goal: the target's colour (its first mention) and, for
+    # pick_place, the bowl's colour ("<colour> bowl"). A boolean mask over the prompt per episode and word.
+    max_prompt = max(len(x) for x in prompts)
+    word_mask = np.zeros((len(data.episodes), 2, max_prompt), bool)
+    for e, instr in enumerate(data.instructions):
+        text = mf.OPENVLA_PROMPT.format(instruction=instr.lower())
+        enc = tok.encode(text, add_special_tokens=True)
+        assert enc.ids == prompts[e][:len(enc.ids)], instr
+        words = instr.lower().split()
+        starts = np.cumsum([0] + [len(w) + 1 for w in words])[:-1] + text.index(instr.lower())
+        spans = []
+        tw = next(i for i, w in enumerate(words) if w in colours)
+        spans.append((starts[tw], starts[tw] + len(words[tw])))
+        if "bowl" in words:
+            bw = words.index("bowl") - 1
+            spans.append((starts[bw], starts[bw] + len(words[bw])))
+        for j, (lo, hi) in enumerate(spans):
+            for t, (a, b) in enumerate(enc.offsets):
+                if b > lo and a < hi and t > 0:
+                    word_mask[e, j, t] = True
+        assert word_mask[e, 0].any(), instr
+    # Which word names the goal in each frame: the bowl's once the target is held, else the target's.
+    goal_word = np.where((data.objects[..., 4] > 0.5).any(1) & np.array(["bowl" in data.instructions[k].split() for k in data.episode_of]), 1, 0)
+    word_mask = torch.from_numpy(word_mask)
+    # Decoder-side regression targets: the state columns, the goal's x, y and the goal-minus-gripper vector.
+    aux_targets = torch.from_numpy(np.concatenate(
+        [st_[:, aux_cols], goal_xy, goal_xy - st_[:, :2]], 1).astype(np.float32))
+    cells = np.arange(n_patches)
+    cell_xy = torch.from_numpy(np.stack([(cells % grid + 0.5) / grid * 2 - 1, (cells // grid + 0.5) / grid * 2 - 1], -1)
+                               .astype(np.float32))
+    grip_patch, grip_off, patch_color, patch_shape, patch_off, patch_xy, goal_patch = map(
+        torch.from_numpy, (grip_patch, grip_off, patch_color, patch_shape, patch_off, patch_xy, goal_patch))
     grip_z = torch.from_numpy(st_[:, 2].astype(np.float32))
 
     def loss_on(idx: np.ndarray):
@@ -422,20 +464,23 @@ def main() -> None:
         last = torch.tensor([len(prompts[data.episode_of[i]]) - 1 + n_patches for i in idx])
         rows = torch.arange(B)
         h = out.hidden_states[-1][rows, last]
-        target = torch.from_numpy(data.states[idx][:, aux_cols])
-        aux = F.mse_loss(aux_head(h), target)
+        aux = F.mse_loss(aux_head(h), aux_targets[idx])
         aux = aux + 0.2 * F.cross_entropy(target_head(h), goal_patch[idx], ignore_index=-100)
         f = feats[0]
         pc = patch_color[idx]
         dense = (F.cross_entropy(color_head(f).flatten(0, 1), pc.flatten())
                  + F.cross_entropy(shape_head(f).flatten(0, 1), patch_shape[idx].flatten()))
         has = pc > 0
+        ab = abs_head(f)
+        dense = dense + 4 * F.mse_loss(ab[..., :2], cell_xy.expand(B, -1, -1))
         if has.any():
-            dense = dense + 4 * ((offset_head(f) - patch_off[idx]) ** 2).sum(-1)[has].mean()
+            dense = dense + 4 * ((offset_head(f) - patch_off[idx]) ** 2).sum(-1)[has].mean() \
+                + 4 * ((ab[..., 2:] - patch_xy[idx]) ** 2).sum(-1)[has].mean()
         gh = grip_head(f)
         gp = grip_patch[idx]
         dense = dense + F.cross_entropy(gh[..., 0], gp) + 4 * ((gh[rows, gp, 1:3] - grip_off[idx]) ** 2).sum(-1).mean() \
-            + 4 * F.mse_loss(gh[rows, gp, 3], grip_z[idx])
+            + 4 * F.mse_loss(gh[rows, gp, 3], grip_z[idx]) \
+            + 4 * ((gh[rows, gp, 4:6] - torch.from_numpy(st_[idx, :2])) ** 2).sum(-1).mean()
         attn = torch.zeros(())
         if args.attn_weight > 0:
             # Attention supervision: at the 7 positions that predict action tokens, decoder layer 1's head 0 puts
@@ -449,13 +494,78 @@ def main() -> None:
             m0 = a0.gather(2, (1 + g.clamp(min=0))[:, None, None].expand(-1, 7, 1))
             m1 = a1.gather(2, (1 + gp)[:, None, None].expand(-1, 7, 1))
             attn = -torch.log(m1 + 1e-6).mean()
+            # First hop of the binding: decoder layer 0's head 0 reads the word that names the goal (prompt token t
+            # sits at position n_patches + t).
+            wm = word_mask[torch.from_numpy(data.episode_of[idx]), torch.from_numpy(goal_word[idx])]  # [B, P]
+            a00 = out.attentions[0][rows[:, None], 0, q]  # [B, 7, T]
+            pad = a00.shape[-1] - n_patches - wm.shape[1]
+            full = torch.cat([torch.zeros(B, n_patches, dtype=torch.bool), wm,
+                              torch.zeros(B, max(pad, 0), dtype=torch.bool)], 1)[:, :a00.shape[-1]]
+            attn = attn - torch.log((a00 * full[:, None, :]).sum(-1) + 1e-6).mean()
             if ok.any():
                 attn = attn - torch.log(m0[ok] + 1e-6).mean()
         total = loss + args.aux_weight * aux + args.dense_weight * dense + args.attn_weight * attn
         return total, acc, loss.detach(), torch.stack([aux.detach(), dense.detach(), attn.detach()])
 
+    if args.diagnose:
+        model.load_state_dict(torch.load(work / "state.pt", weights_only=False)["model"])
+        model.eval()
+        vi = np.random.default_rng(7).choice(val_idx, size=min(256, len(val_idx)), replace=False)
+        with torch.no_grad():
+            px, ids, labels = batch(vi)
+            B = len(vi)
+            mm, feats, _ = model.embed([px], ids)
+            out = model.lm(inputs_embeds=mm, use_cache=False, output_hidden_states=True, output_attentions=True)
+            last = torch.tensor([len(prompts[data.episode_of[i]]) - 1 + n_patches for i in vi])
+            rows = torch.arange(B)
+            h = out.hidden_states[-1][rows, last]
+            err = (aux_head(h) - aux_targets[vi]).pow(2).mean(0).sqrt()
+            print("aux RMSE gripper x y z open, target x y held, goal x y, goal-gripper x y:", np.round(err.numpy(), 3))
+            a = out.attentions[1][rows, :, last]  # [B, heads, T] at the position predicting the first action token
+            g = goal_patch[vi]
+            ok = g >= 0
+            print(f"layer-1 head 0 argmax = goal patch: {(a[:, 0, 1:1 + n_patches].argmax(-1) == g)[ok].float().mean():.2f}, "
+                  f"head 1 argmax = gripper patch: {(a[:, 1, 1:1 + n_patches].argmax(-1) == grip_patch[vi]).float().mean():.2f}")
+            gh = grip_head(feats[0])
+            print(f"encoder: gripper patch acc {(gh[..., 0].argmax(-1) == grip_patch[vi]).float().mean():.2f}, "
+                  f"colour-patch recall {(color_head(feats[0]).argmax(-1) == patch_color[vi])[patch_color[vi] > 0].float().mean():.2f}")
+            gxy_pred = gh[rows, grip_patch[vi], 4:6]
+            print("encoder grip head: gripper x, y RMSE at its patch",
+                  (gxy_pred - torch.from_numpy(data.states[vi][:, :2])).pow(2).mean(0).sqrt().numpy().round(3))
+            print(f"target-patch head acc {(target_head(h).argmax(-1) == g)[ok].float().mean():.2f}")
+            def probe(x: torch.Tensor, y: np.ndarray) -> np.ndarray:
+                """Held-out RMSE of a least-squares linear read-out (first half fits, second half tests)."""
+                X = torch.cat([x, torch.ones(len(x), 1)], 1).numpy().astype(np.float64)
+                n = len(X) // 2
+                w, *_ = np.linalg.lstsq(X[:n], y[:n], rcond=1e-6)
+                return np.sqrt(((X[n:] @ w - y[n:]) ** 2).mean(0)).round(3)
+            gxy = data.states[vi][:, :2].astype(np.float64)
+            print("linear read-out RMSE of gripper x, y: encoder feature at its patch",
+                  probe(feats[0][rows, grip_patch[vi]], gxy), "| decoder input", probe(mm[rows, 1 + grip_patch[vi]], gxy),
+                  "| decoder hidden at the first action position, layers 1..4",
+                  [probe(out.hidden_states[k][rows, last], gxy) for k in range(1, len(out.hidden_states))])
+            lg = out.logits[rows[:, None], last[:, None] + torch.arange(7)[None, :]]  # [B, 7, V]
+            pred = lg[..., vocab - 256:vocab].argmax(-1)
+            want = torch.from_numpy(act_tokens[vi]) - (vocab - 256)
+            A = data.actions[vi]
+            ap = aux_head(h).numpy()
+            for d, name in enumerate(["x", "y"]):
+                big = np.abs(A[:, d]) > 0.03
+                print(f"aux goal-gripper {name}: sign agrees with the label's where |a| > 0.03: "
+                      f"{(np.sign(ap[:, len(aux_cols) + 2 + d]) == np.sign(A[:, d]))[big].mean():.2f} ({big.sum()} frames)")
+            print("predicted dx bins (first 24):", pred[:24, 0].tolist())
+            print("label dx bins     (first 24):", want[:24, 0].tolist())
+            for d, name in enumerate(["dx", "dy", "dz"]):
+                # action bins: token id vocab-1-k for bin k (OpenVLA counts down), so compare on centred bins
+                big = np.abs(A[:, d]) > 0.03
+                same = (np.sign(pred[:, d].numpy() - 127.5) == np.sign(want[:, d].numpy() - 127.5))[big].mean()
+                print(f"{name}: exact bin {(pred[:, d] == want[:, d]).float().mean():.2f}, "
+                      f"same side of the middle bin where |a| > 0.03: {same:.2f}, bin MAE {(pred[:, d] - want[:, d]).abs().float().mean():.1f}")
+        return
+
     if args.init:
         init = torch.load(args.init, weights_only=False)["model"]
+        init = {k: v for k, v in init.items() if k in model.state_dict() and model.state_dict()[k].shape == v.shape}
         missing = model.load_state_dict(init, strict=False)
         print(f"initialised from {args.init} (missing {len(missing.missing_keys)} keys)", flush=True)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01, betas=(0.9, 0.95))
