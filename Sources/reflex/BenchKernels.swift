@@ -10,8 +10,8 @@ struct BenchKernels: ParsableCommand {
         commandName: "kernels",
         abstract: "GEMM/GEMV throughput per kernel and ISA path on real model shapes.",
         discussion: """
-            Shapes (K×N): Qwen2.5-0.5B 896×896, 896×4864, 4864×896, 896×151936; Llama-2-7B 4096×4096,
-            4096×11008, 11008×4096; M = 1, 64, 256, 512 rows. gops = 2·M·N·K / time / 1e9;
+            Shapes (K×N): Qwen2.5-0.5B 896×896, 896×4864, 4864×896, 896×151936; Llama-2-7B 4096×4096, \
+            4096×11008, 11008×4096; M = 1, 64, 256, 512 rows. gops = 2·M·N·K / time / 1e9; \
             gbps = bytes of weights read / time. Each figure is the median of repeated runs.
             """
     )

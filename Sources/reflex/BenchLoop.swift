@@ -10,9 +10,9 @@ struct BenchLoop: ParsableCommand {
         commandName: "loop",
         abstract: "Measure the control loop's overhead per tick (frame hand-off, mapping, safety, send) and its heap allocations.",
         discussion: """
-            Runs ControlLoop.tick() with an instant policy (a fixed action) so that the tick time is the loop's
-            overhead, first with an in-memory actuator, then with a Feetech bus on a pseudo-terminal (real
-            termios writes of one SYNC_WRITE per tick). Heap allocations are counted by the malloc interposer
+            Runs ControlLoop.tick() with an instant policy (a fixed action) so that the tick time is the loop's \
+            overhead, first with an in-memory actuator, then with a Feetech bus on a pseudo-terminal (real \
+            termios writes of one SYNC_WRITE per tick). Heap allocations are counted by the malloc interposer \
             linked into reflex; the target is none per tick after warm-up.
             """
     )

@@ -9,9 +9,9 @@ struct BenchModel: ParsableCommand {
         commandName: "model",
         abstract: "Per-stage latency of one action: preprocess, vision, projector, prefill, decode.",
         discussion: """
-            --model DIR measures a checkpoint. --config builds random weights of real sizes in memory:
-            minivla (DINOv2-L + SigLIP-So400m, fused projector, Qwen2.5-0.5B) or openvla-7b-layers (the same
-            vision with Llama-2-7B; only --llm-layers decoder layers are built, and the full 32-layer
+            --model DIR measures a checkpoint. --config builds random weights of real sizes in memory: \
+            minivla (DINOv2-L + SigLIP-So400m, fused projector, Qwen2.5-0.5B) or openvla-7b-layers (the same \
+            vision with Llama-2-7B; only --llm-layers decoder layers are built, and the full 32-layer \
             prefill/decode times are extrapolated from them).
             """
     )

@@ -9,10 +9,10 @@ struct BridgeSend: ParsableCommand {
         commandName: "send",
         abstract: "Send goal positions (servo units) to the controller.",
         discussion: """
-            When the controller's status says it is not configured, it is configured first (joint count =
-            number of targets, servo IDs from --ids or 1..N, limits from --limits or 0:4095, watchdog
-            from --watchdog-ms / --watchdog-action / --torque-off-delay-ms); when torque is off it is
-            enabled. Then the targets are sent (once, or --count times every --interval-ms) and the
+            When the controller's status says it is not configured, it is configured first (joint count = \
+            number of targets, servo IDs from --ids or 1..N, limits from --limits or 0:4095, watchdog \
+            from --watchdog-ms / --watchdog-action / --torque-off-delay-ms); when torque is off it is \
+            enabled. Then the targets are sent (once, or --count times every --interval-ms) and the \
             command exits. The controller clamps targets to its configured limits itself.
             """
     )

@@ -9,8 +9,8 @@ struct Capture: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Grab frames from a V4L2 camera through the capture code the robot loop uses.",
         discussion: """
-            Negotiates the format (the driver may grant another size or format: the granted one is reported),
-            streams with mmap buffers through libv4l2 (RGB24 conversion), and reports the achieved frame rate
+            Negotiates the format (the driver may grant another size or format: the granted one is reported), \
+            streams with mmap buffers through libv4l2 (RGB24 conversion), and reports the achieved frame rate \
             and frame ages (capture timestamp → delivery). --out saves the frames as PNG.
             Exit codes: 0 frames captured, 1 the camera failed or delivered nothing, 2 bad flags.
             """

@@ -9,8 +9,8 @@ struct Check: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Validate a board profile, its model and its devices.",
         discussion: """
-            Exit codes: 0 everything checked is good; 2 the profile (or the model it names) is invalid;
-            1 a device or resource check failed. --offline skips what only exists on the target board:
+            Exit codes: 0 everything checked is good; 2 the profile (or the model it names) is invalid; \
+            1 a device or resource check failed. --offline skips what only exists on the target board: \
             the camera, the serial port, the CPU feature match, and a model that is not installed here.
             """
     )

@@ -10,11 +10,11 @@ struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Closed-loop task success of a policy in the simulator (LIBERO-style).",
         discussion: """
-            Each step renders the camera frame, runs the policy (preprocess → vision → projector → language
-            model → action decoding → un-normalization), maps the action to an end-effector command, passes it
-            through the safety stage (finite check, step limit, workspace clamp) and applies it. An episode
-            succeeds when the task's success test holds before its step limit. Seeds default to 1000000 and
-            up, never used for training demonstrations. Reports per task the success rate with a 95% Wilson
+            Each step renders the camera frame, runs the policy (preprocess → vision → projector → language \
+            model → action decoding → un-normalization), maps the action to an end-effector command, passes it \
+            through the safety stage (finite check, step limit, workspace clamp) and applies it. An episode \
+            succeeds when the task's success test holds before its step limit. Seeds default to 1000000 and \
+            up, never used for training demonstrations. Reports per task the success rate with a 95% Wilson \
             interval, mean episode length and per-step policy latency percentiles.
             """
     )

@@ -10,8 +10,8 @@ struct Predict: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Predict one robot action from an image and an instruction.",
         discussion: """
-            Loads an OpenVLA-family checkpoint (Hugging Face layout, or one written by `reflex quantize`),
-            runs preprocessing, the vision encoder(s), the projector and the language model, decodes 7
+            Loads an OpenVLA-family checkpoint (Hugging Face layout, or one written by `reflex quantize`), \
+            runs preprocessing, the vision encoder(s), the projector and the language model, decodes 7 \
             action tokens greedily and un-normalizes them with the dataset statistics.
             """
     )

@@ -10,12 +10,12 @@ struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the robot loop described by a board profile (the systemd service's command).",
         discussion: """
-            Each tick takes the newest frame, runs the policy, maps its action to a command, passes it through
-            the safety stage and sends it — or holds (stale frame, inference over the frame budget, non-finite
+            Each tick takes the newest frame, runs the policy, maps its action to a command, passes it through \
+            the safety stage and sends it — or holds (stale frame, inference over the frame budget, non-finite \
             action, e-stop). A live status line goes to stderr; --json prints a summary object at exit.
             Under systemd (Type=notify) it sends READY=1 once model and devices are up and WATCHDOG=1 pings.
             SIGTERM/SIGINT: hold, stop, exit 0.
-            With the sim board (boards/sim.yaml) the simulator is camera and robot: the profile's episodes run
+            With the sim board (boards/sim.yaml) the simulator is camera and robot: the profile's episodes run \
             and an animated GIF of them is written (simulation.record).
             """
     )

@@ -32,11 +32,11 @@ struct SimRecord: ParsableCommand {
         commandName: "record",
         abstract: "Record scripted-expert demonstrations (frames, instruction, actions).",
         discussion: """
-            Writes DIR/manifest.json and one folder per episode with frames.npy (uint8 [T,224,224,3]),
-            actions.npy (float32 [T,7], the expert's label per frame), executed.npy (float32 [T,7], what was
-            applied: label + noise), states.npy (float32 [T,8]), objects.npy (float32 [T,6,6]: every object's x, y, shape, colour, held,
+            Writes DIR/manifest.json and one folder per episode with frames.npy (uint8 [T,224,224,3]), \
+            actions.npy (float32 [T,7], the expert's label per frame), executed.npy (float32 [T,7], what was \
+            applied: label + noise), states.npy (float32 [T,8]), objects.npy (float32 [T,6,6]: every object's x, y, shape, colour, held, \
             is-target) and episode.json. See docs/demonstrations.md.
-            Episode seeds are S, S+1, …, S+N−1 per task. `reflex eval` defaults to seeds from 1000000 on, so
+            Episode seeds are S, S+1, …, S+N−1 per task. `reflex eval` defaults to seeds from 1000000 on, so \
             keep training seeds below that.
             """
     )
