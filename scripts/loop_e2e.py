@@ -26,13 +26,15 @@ frames = os.path.join(work, "frames")
 subprocess.run([args.reflex, "sim", "render", "--task", "reach", "--seed", "1000007", "--out", frames, "--rollout"],
                check=True, capture_output=True)
 
+# 2 Hz and a 1.5 s frame age: this test checks the bytes on the bus, not timing; a debug build on a loaded
+# machine must not hold every tick (the loop's timing has its own tests and `reflex bench loop`).
 def profile(port, extra=""):
     return f"""
 board: {{ name: loop-test, memory_mb: 4096 }}
 cpu: {{ threads: 1 }}
-camera: {{ source: replay, path: {frames}, fps: 10, max_frame_age_ms: 250 }}
+camera: {{ source: replay, path: {frames}, fps: 10, max_frame_age_ms: 1500 }}
 model: {{ path: models/reflex-sim-tiny, unnorm_key: reflex_sim, instruction: move the gripper above the red cube }}
-control: {{ rate_hz: 5 }}
+control: {{ rate_hz: 2 }}
 bridge: {{ protocol: feetech, port: {port}, baud: 1000000 }}
 robot:
   kind: joints
@@ -90,6 +92,7 @@ sync = [p for p in pk if p[1] == 0x83]
 import json
 summary = json.loads(out) if rc == 0 else {}
 check(len(sync) == summary.get("sent", -1), f"one SYNC_WRITE per sent tick ({len(sync)} vs {summary.get('sent')})")
+check(summary.get("sent", 0) >= args.ticks // 2, f"most ticks sent a command, not held ({summary.get('sent')} of {args.ticks}; holds: {summary.get('holds')})")
 check(len(pk) == len(torque) + len(sync), "nothing but torque writes and SYNC_WRITEs")
 prev = [2048, 2048, 2048]
 within, stepok = True, True
@@ -105,7 +108,7 @@ for ident, _, params, _ in sync:
 check(within and len(sync) > 0, "SYNC_WRITE Goal_Position to IDs 1,2,3,6 inside each joint's limits")
 check(stepok, "no joint moves more than max_step (25) per tick")
 
-rc, out, err, data = run(profile("PORT").replace("rate_hz: 5 }", "rate_hz: 5, frame_budjet_ms: 100 }"), 2)
+rc, out, err, data = run(profile("PORT").replace("rate_hz: 2 }", "rate_hz: 2, frame_budjet_ms: 100 }"), 2)
 check(rc == 2 and "frame_budjet_ms" in err and "did you mean 'frame_budget_ms'" in err and data == b"",
       "a misspelt key is refused (exit 2, names the key) and nothing reaches the bus")
 rc, out, err, data = run(profile("PORT").replace("path: models/reflex-sim-tiny", "path: /nonexistent/model"), 2)
