@@ -89,6 +89,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--attn-weight", type=float, default=0.5,
                    help="weight of the attention supervision: at the action positions, decoder layer 1 head 0 attends "
                         "to the goal's patch and head 1 to the gripper's patch")
+    p.add_argument("--oversample", nargs="*", default=[], metavar="TASK=W",
+                   help="draw training frames of TASK W times as often (e.g. pick_place=2 to fine-tune the weakest family)")
     return p.parse_args()
 
 
@@ -311,6 +313,12 @@ def main() -> None:
     is_val = np.array([e in val_ep for e in data.episode_of])
     train_idx, val_idx = np.nonzero(~is_val)[0], np.nonzero(is_val)[0]
     print(f"train frames {len(train_idx)}, held-out frames {len(val_idx)}", flush=True)
+    weight = {t: float(w) for t, w in (o.split("=") for o in args.oversample)}
+    task_of_frame = np.array([data.episodes[e]["task"] for e in data.episode_of[train_idx]])
+    draw_p = np.array([weight.get(t, 1.0) for t in task_of_frame])
+    draw_p = draw_p / draw_p.sum() if weight else None
+    if weight:
+        print("drawing frames with task weights", weight, flush=True)
 
     mean = torch.tensor(mf.SIGLIP_MEAN).view(1, 3, 1, 1)
     std = torch.tensor(mf.SIGLIP_STD).view(1, 3, 1, 1)
@@ -617,7 +625,7 @@ def main() -> None:
             dt = (time.time() - bench_t0) / args.benchmark
             print(f"benchmark: {dt * 1000:.0f} ms/step, {args.batch / dt:.1f} samples/s", flush=True)
             return
-        idx = rng.choice(train_idx, size=args.batch, replace=False)
+        idx = rng.choice(train_idx, size=args.batch, replace=False, p=draw_p)
         loss, _, ce, aux = loss_on(idx)
         opt.zero_grad(set_to_none=True)
         loss.backward()
