@@ -9,7 +9,7 @@ numpy, pillow (the same stack as tools/make_fixtures.py, whose model/tokenizer/e
     reflex sim record --task push       --episodes 2500 --seed 100000 --noise 0.03 --out .data/sim3/push
     reflex sim record --task reach      --episodes 2500 --seed 100000 --noise 0.03 --out .data/sim3/reach
     python3 tools/train_sim_policy.py --data .data/sim3/pick_place .data/sim3/push .data/sim3/reach \
-        --work .train/sim6 --out models/reflex-sim-tiny --steps 20000
+        --work .train/sim --out models/reflex-sim-tiny --steps 23000 --attn-weight 1.0
 
 (The committed checkpoint also used the 2000 episodes of seeds 0... recorded with --noise 0.02; see
 models/reflex-sim-tiny/README.md for its exact command.) Episodes an expert failed under the injected noise
@@ -27,12 +27,13 @@ Llama decoder (transformers LlamaForCausalLM, hidden 192, 4 layers), a 768-token
 whose last 256 ids are the action bins, OpenVLA's prompt, and q01/q99 action normalisation (gripper
 un-normalised, mask false).
 
-What makes a model this small learn from scratch in two CPU hours (the first two were measured with a
+What makes a model this small learn from scratch in about three CPU-hours (the first two were measured with a
 vision-only probe before the run: without them the encoder had not localised anything after 750 steps): a 2-D
 sine-cosine initialisation of the position embedding; dense per-patch supervision of the encoder (colour,
 shape and centre offset of the object in each patch; the gripper's patch, offset and height); attention
-supervision of two decoder heads at the action positions (one onto the goal's patch, one onto the gripper's);
-and auxiliary state regression. None of these heads is exported: the checkpoint is the plain architecture.
+supervision of decoder heads at the action positions (layer 1: one onto the goal's patch, one onto the
+gripper's; layer 0: one onto the words naming the goal); and auxiliary state regression. None of these heads
+is exported: the checkpoint is the plain architecture.
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ def parse_args() -> argparse.Namespace:
                    help="weight of the per-patch supervision of the encoder (object colour/shape/offset, gripper)")
     p.add_argument("--attn-weight", type=float, default=0.5,
                    help="weight of the attention supervision: at the action positions, decoder layer 1 head 0 attends "
-                        "to the goal's patch and head 1 to the gripper's patch")
+                        "to the goal's patch and head 1 to the gripper's patch, and layer 0 head 0 to the words naming the goal")
     p.add_argument("--oversample", nargs="*", default=[], metavar="TASK=W",
                    help="draw training frames of TASK W times as often (e.g. pick_place=2 to fine-tune the weakest family)")
     return p.parse_args()
@@ -608,7 +609,7 @@ def main() -> None:
             "versions": mf.versions(),
             "loss_curve_columns": ["step", "train_loss", "held_out_loss", "held_out_token_accuracy", "train_aux_state_mse",
                                    "train_dense_patch_loss", "train_attention_supervision_loss"],
-            "auxiliary_loss": {"weight": args.aux_weight, "targets": "gripper x y z open, target x y held (simulator state)",
+            "auxiliary_loss": {"weight": args.aux_weight, "targets": "gripper x y z open, target x y held (simulator state), goal x y, goal - gripper x y",
                                "exported": False},
             "loss_curve": curve,
         }
