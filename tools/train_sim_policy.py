@@ -314,7 +314,10 @@ def main() -> None:
     is_val = np.array([e in val_ep for e in data.episode_of])
     train_idx, val_idx = np.nonzero(~is_val)[0], np.nonzero(is_val)[0]
     print(f"train frames {len(train_idx)}, held-out frames {len(val_idx)}", flush=True)
-    weight = {t: float(w) for t, w in (o.split("=") for o in args.oversample)}
+    weight = {t: float(w) for t, _, w in (o.partition("=") for o in args.oversample)}
+    unknown = set(weight) - {e["task"] for e in data.episodes}
+    if unknown:
+        sys.exit(f"--oversample: no task {sorted(unknown)} in the data (have {sorted({e['task'] for e in data.episodes})})")
     task_of_frame = np.array([data.episodes[e]["task"] for e in data.episode_of[train_idx]])
     draw_p = np.array([weight.get(t, 1.0) for t in task_of_frame])
     draw_p = draw_p / draw_p.sum() if weight else None
