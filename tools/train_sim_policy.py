@@ -18,7 +18,8 @@ are not written, so every frame's label comes from a successful demonstration.
 The run is resumable: it saves WORK/state.pt every --save-every steps and continues from it when restarted
 with the same arguments. It exports the checkpoint to --out every --export-every steps and at the end,
 together with training.json (command, data size, library versions, loss curve) and loss_curve.png.
-Resized frames are cached in WORK/frames_<size>.npy (a memory map) so a restart does not resize again.
+Resized frames are cached per data directory in DIR/.cache/frames_<size>.npy (a memory map) so a restart, or a
+run that adds a directory, does not resize again.
 
 Model (OpenVLA architecture at a tiny size): one SigLIP-style ViT (timm VisionTransformer, 112x112 input —
 the runtime resizes the 224x224 camera frame with Pillow-exact bicubic, as here —, patch 14 -> 8x8 = 64 patch
@@ -91,7 +92,9 @@ def parse_args() -> argparse.Namespace:
                    help="weight of the attention supervision: at the action positions, decoder layer 1 head 0 attends "
                         "to the goal's patch and head 1 to the gripper's patch, and layer 0 head 0 to the words naming the goal")
     p.add_argument("--oversample", nargs="*", default=[], metavar="TASK=W",
-                   help="draw training frames of TASK W times as often (e.g. pick_place=2 to fine-tune the weakest family)")
+                   help="draw training frames of TASK (a task family, or one of the --data directories as given) W times "
+                        "as often (e.g. pick_place=2 to fine-tune the weakest family; .data/dagger1/pick_place=3); "
+                        "a frame matching both a task and a directory gets the product")
     return p.parse_args()
 
 
@@ -100,57 +103,88 @@ def parse_args() -> argparse.Namespace:
 # ------------------------------------------------------------------------------------------------------------------
 
 
-class Demos:
-    """All recorded frames in memory (uint8), their expert labels, and each frame's prompt."""
+class FrameStore:
+    """Several per-directory frame memory maps read as one array of frames (global frame index → part)."""
 
-    def __init__(self, dirs: List[str], size: int, cache: Path) -> None:
-        """Frames are resized once into `cache` (a .npy memory map, reused while dirs and size are unchanged):
-        a quarter of a million frames would not fit in memory twice over while being concatenated."""
+    def __init__(self, parts: List[np.ndarray]) -> None:
+        self.parts = parts
+        self.offsets = np.cumsum([0] + [len(p) for p in parts])
+        self.nbytes = sum(p.nbytes for p in parts)
+
+    def __len__(self) -> int:
+        return int(self.offsets[-1])
+
+    def __getitem__(self, idx: np.ndarray) -> np.ndarray:
+        idx = np.asarray(idx)
+        part = np.searchsorted(self.offsets, idx, side="right") - 1
+        out = np.empty((len(idx),) + self.parts[0].shape[1:], np.uint8)
+        for k in np.unique(part):
+            m = part == k
+            out[m] = self.parts[k][idx[m] - self.offsets[k]]
+        return out
+
+
+def cached_frames(d: str, todo: List, size: int) -> np.ndarray:
+    """The resized frames of the kept episodes of data directory `d`, from DIR/.cache/frames_<size>.npy (a
+    memory map, rebuilt when the episode list or size changes): resizing a quarter of a million frames takes
+    minutes, and they would not fit in memory twice over while being concatenated. Once a directory is
+    cached its 224x224 frames.npy files are no longer read."""
+    cache = Path(d) / ".cache" / f"frames_{size}.npy"
+    key = {"size": size, "episodes": [e["dir"] for _, e in todo], "frames": sum(int(e["steps"]) for _, e in todo)}
+    key_path = cache.with_suffix(".json")
+    if cache.exists() and key_path.exists() and json.loads(key_path.read_text()) == key:
+        return np.load(cache, mmap_mode="r")
+    cache.parent.mkdir(exist_ok=True)
+    key_path.unlink(missing_ok=True)
+    frames = np.lib.format.open_memmap(cache, mode="w+", dtype=np.uint8, shape=(key["frames"], size, size, 3))
+    at, t0 = 0, time.time()
+    for n, (ed, e) in enumerate(todo):
+        f = np.load(ed / "frames.npy")
+        assert f.shape == (int(e["steps"]), 224, 224, 3), ed
+        if size != 224:
+            # PIL's antialiased bicubic: the resize `reflex` applies to a 224x224 camera frame
+            # (BicubicResize is tested byte for byte against Pillow).
+            f = np.stack([np.asarray(Image.fromarray(x).resize((size, size), Image.BICUBIC)) for x in f])
+        frames[at:at + len(f)] = f
+        at += len(f)
+        if n % 500 == 0:
+            print(f"{d}: resizing frames: {n}/{len(todo)} episodes, {time.time() - t0:.0f} s", flush=True)
+    frames.flush()
+    key_path.write_text(json.dumps(key))
+    return np.load(cache, mmap_mode="r")
+
+
+class Demos:
+    """All recorded frames (memory-mapped uint8), their expert labels, and each frame's prompt."""
+
+    def __init__(self, dirs: List[str], size: int) -> None:
         actions, states, objects, episode_of, self.instructions, self.episodes = [], [], [], [], [], []
-        todo = []
+        parts = []
         for d in dirs:
             m = json.loads((Path(d) / "manifest.json").read_text())
             assert m["format"] == "reflex-sim-demonstrations/1", f"{d}: unknown format {m['format']}"
-            todo += [(Path(d) / e["dir"], e) for e in m["episodes"] if e["success"]]
-        total = sum(int(e["steps"]) for _, e in todo)
-        key = {"dirs": [str(Path(d).resolve()) for d in dirs], "size": size, "frames": total}
-        key_path = cache.with_suffix(".json")
-        fresh = not (cache.exists() and key_path.exists() and json.loads(key_path.read_text()) == key)
-        if fresh:
-            key_path.unlink(missing_ok=True)
-            self.frames = np.lib.format.open_memmap(cache, mode="w+", dtype=np.uint8, shape=(total, size, size, 3))
-        else:
-            self.frames = np.load(cache, mmap_mode="r")
-        at, t0 = 0, time.time()
-        for n, (ed, e) in enumerate(todo):
-            a = np.load(ed / "actions.npy")
-            assert a.shape[0] == int(e["steps"]), ed
-            if fresh:
-                f = np.load(ed / "frames.npy")
-                assert f.shape == (a.shape[0], 224, 224, 3), ed
-                if size != 224:
-                    # PIL's antialiased bicubic: the resize `reflex` applies to a 224x224 camera frame
-                    # (BicubicResize is tested byte for byte against Pillow).
-                    f = np.stack([np.asarray(Image.fromarray(x).resize((size, size), Image.BICUBIC)) for x in f])
-                self.frames[at:at + len(f)] = f
-                if n % 500 == 0:
-                    print(f"resizing frames: {n}/{len(todo)} episodes, {time.time() - t0:.0f} s", flush=True)
-            at += a.shape[0]
-            states.append(np.load(ed / "states.npy"))
-            objects.append(np.load(ed / "objects.npy") if (ed / "objects.npy").exists() else np.full((len(a), 6, 6), -1, np.float32))
-            actions.append(a)
-            episode_of.append(np.full(a.shape[0], len(self.episodes), dtype=np.int64))
-            self.instructions.append(e["instruction"])
-            self.episodes.append({"task": e["task"], "seed": e["seed"], "steps": int(a.shape[0])})
-        if fresh:
-            self.frames.flush()
-            key_path.write_text(json.dumps(key))
+            # Expert-driven episodes count only when the expert succeeded; policy-driven ones (DAgger,
+            # `reflex sim record --policy`) are all kept: the expert labels every frame either way.
+            by_policy = m.get("driver", "expert").startswith("policy")
+            todo = [(Path(d) / e["dir"], e) for e in m["episodes"] if e["success"] or by_policy]
+            parts.append(cached_frames(d, todo, size))
+            for ed, e in todo:
+                a = np.load(ed / "actions.npy")
+                assert a.shape[0] == int(e["steps"]), ed
+                states.append(np.load(ed / "states.npy"))
+                objects.append(np.load(ed / "objects.npy") if (ed / "objects.npy").exists() else np.full((len(a), 6, 6), -1, np.float32))
+                actions.append(a)
+                episode_of.append(np.full(a.shape[0], len(self.episodes), dtype=np.int64))
+                self.instructions.append(e["instruction"])
+                self.episodes.append({"task": e["task"], "seed": e["seed"], "steps": int(a.shape[0]), "source": d})
+        self.frames = FrameStore(parts)
         self.actions = np.concatenate(actions).astype(np.float32)
         # Simulator state per frame: gripper x, y, z, open, target x, y, held, success (training-only auxiliary target).
         self.states = np.concatenate(states).astype(np.float32)
         # Every object per frame: x, y, shape, colour, held, is-target (rows of -1 pad): training-only supervision.
         self.objects = np.concatenate(objects).astype(np.float32)
         self.episode_of = np.concatenate(episode_of)
+        assert len(self.frames) == len(self.actions)
         print(f"data: {len(self.episodes)} episodes, {len(self.frames)} frames, "
               f"{self.frames.nbytes / 2**30:.2f} GiB", flush=True)
 
@@ -279,7 +313,7 @@ def main() -> None:
     work, out = Path(args.work), Path(args.out)
     work.mkdir(parents=True, exist_ok=True)
 
-    data = Demos(args.data, args.image_size, work / f"frames_{args.image_size}.npy")
+    data = Demos(args.data, args.image_size)
     tok_path = work / "tokenizer.json"
     if tok_path.exists():
         tok_json = tok_path.read_text(encoding="utf-8")
@@ -315,14 +349,15 @@ def main() -> None:
     train_idx, val_idx = np.nonzero(~is_val)[0], np.nonzero(is_val)[0]
     print(f"train frames {len(train_idx)}, held-out frames {len(val_idx)}", flush=True)
     weight = {t: float(w) for t, _, w in (o.partition("=") for o in args.oversample)}
-    unknown = set(weight) - {e["task"] for e in data.episodes}
+    known = {e["task"] for e in data.episodes} | set(args.data)
+    unknown = set(weight) - known
     if unknown:
-        sys.exit(f"--oversample: no task {sorted(unknown)} in the data (have {sorted({e['task'] for e in data.episodes})})")
-    task_of_frame = np.array([data.episodes[e]["task"] for e in data.episode_of[train_idx]])
-    draw_p = np.array([weight.get(t, 1.0) for t in task_of_frame])
+        sys.exit(f"--oversample: no task or --data directory {sorted(unknown)} (have {sorted(known)})")
+    ep_weight = np.array([weight.get(e["task"], 1.0) * weight.get(e["source"], 1.0) for e in data.episodes])
+    draw_p = ep_weight[data.episode_of[train_idx]]
     draw_p = draw_p / draw_p.sum() if weight else None
     if weight:
-        print("drawing frames with task weights", weight, flush=True)
+        print("drawing frames with weights", weight, flush=True)
 
     mean = torch.tensor(mf.SIGLIP_MEAN).view(1, 3, 1, 1)
     std = torch.tensor(mf.SIGLIP_STD).view(1, 3, 1, 1)

@@ -38,6 +38,10 @@ struct SimRecord: ParsableCommand {
             is-target) and episode.json. See docs/demonstrations.md.
             Episode seeds are S, S+1, …, S+N−1 per task. `reflex eval` defaults to seeds from 1000000 on, so \
             keep training seeds below that.
+            With --policy DIR the policy drives (each frame through the runtime: preprocess → model → \
+            action decoding; the simulator applies the same workspace and step clamps as the safety stage) \
+            and the expert labels every frame it sees (DAgger). Those episodes are all kept, failed or not: \
+            the labels stay valid, and the policy's failures are the states worth labelling.
             """
     )
 
@@ -59,6 +63,9 @@ struct SimRecord: ParsableCommand {
     @Flag(help: "Keep failed expert episodes (dropped by default).")
     var keepFailures = false
 
+    @Option(help: "A trained policy that drives while the expert labels (DAgger); default: the expert drives.")
+    var policy: String?
+
     @Option(help: "Graspable objects per scene, 1…4 (default: 3 or 4, as in eval) — a curriculum knob for training data.")
     var objects: Int?
 
@@ -78,13 +85,17 @@ struct SimRecord: ParsableCommand {
         var entries: [[String: Any]] = []
         var frames = 0, failures = 0
         let t0 = monotonicNanos()
+        let driver = try policy.map { try loadSimPolicy($0, precision: .fp32) }
+        let actor: ((RGBImage, TabletopSim) throws -> [Float])? = driver.map { p in
+            { image, sim in try p.act(image, instruction: sim.task.instruction).action }
+        }
         for family in try taskFamilies(task) {
             for i in 0..<episodes {
                 let s = seed + UInt64(i)
-                let demo = Demonstration.record(family: family, seed: s, noise: noise, objects: objects)
+                let demo = try Demonstration.record(family: family, seed: s, noise: noise, objects: objects, actor: actor)
                 if !demo.success {
                     failures += 1
-                    if !keepFailures { continue }
+                    if !keepFailures && driver == nil { continue }
                 }
                 let dir = "\(family.rawValue)_\(s)"
                 try write(demo, to: out + "/" + dir)
@@ -92,18 +103,19 @@ struct SimRecord: ParsableCommand {
                 entries.append(["dir": dir, "task": family.rawValue, "seed": s, "instruction": demo.instruction,
                                 "steps": demo.frames.count, "success": demo.success])
                 if entries.count % 50 == 0 {
-                    log.info("recorded \(entries.count) episodes, \(frames) frames (\(String(format: "%.1f", Double(monotonicNanos() - t0) / 1e9)) s)")
+                    log.info("recorded \(entries.count) episodes, \(frames) frames, \(failures) failures (\(String(format: "%.1f", Double(monotonicNanos() - t0) / 1e9)) s)")
                 }
             }
         }
         let manifest: [String: Any] = [
             "format": "reflex-sim-demonstrations/1", "image_size": [Renderer.size, Renderer.size],
             "action_convention": "dx dy dz droll dpitch dyaw gripper (1 open, 0 closed); table units",
-            "noise": noise, "objects_per_scene": objects.map { "\($0)" } ?? "3-4", "episodes": entries, "frames": frames, "expert_failures": failures,
+            "noise": noise, "objects_per_scene": objects.map { "\($0)" } ?? "3-4", "episodes": entries, "frames": frames,
+            "driver": policy.map { "policy \($0)" } ?? "expert", (driver == nil ? "expert_failures" : "policy_failures"): failures,
         ]
         let data = try JSONSerialization.data(withJSONObject: manifest, options: [.prettyPrinted, .sortedKeys])
         try data.write(to: URL(fileURLWithPath: out + "/manifest.json"))
-        log.info("wrote \(entries.count) episodes (\(frames) frames, \(failures) expert failures) to \(out)")
+        log.info("wrote \(entries.count) episodes (\(frames) frames, \(failures) \(driver == nil ? "expert" : "policy") failures) to \(out)")
     }
 
     func write(_ demo: Demonstration, to dir: String) throws {

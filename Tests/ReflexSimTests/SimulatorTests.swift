@@ -31,6 +31,23 @@ import Testing
         }
     }
 
+    @Test func policyDrivenRecordingKeepsExpertLabels() throws {
+        // An actor that never moves: the executed actions are its own, the gripper stays put, and every
+        // frame is still labelled with what the expert would do from that (unchanging) state.
+        let stuck = try Demonstration.record(family: .reach, seed: 7) { _, _ in [0, 0, 0, 0, 0, 0, 1] }
+        #expect(!stuck.success)
+        #expect(stuck.frames.count == TaskFamily.reach.stepLimit)
+        #expect(stuck.executed.allSatisfy { $0 == [0, 0, 0, 0, 0, 0, 1] })
+        #expect(Set(stuck.states.map { $0[0..<3] }).count == 1, "the gripper never moved")
+        let sim = TabletopSim(family: .reach, seed: 7)
+        #expect(stuck.actions.allSatisfy { $0 == Expert.action(for: sim) })
+        #expect(stuck.frames[0] == sim.render())
+        // An actor that copies the expert reproduces the expert's own recording.
+        let copy = try Demonstration.record(family: .pickPlace, seed: 3) { _, sim in Expert.action(for: sim) }
+        let expert = Demonstration.record(family: .pickPlace, seed: 3)
+        #expect(copy.success && copy.actions == expert.actions && copy.states == expert.states)
+    }
+
     @Test func objectCountOverrideForCurricula() {
         let one = TabletopSim(family: .pickPlace, seed: 9, objects: 1)
         #expect(one.objects.filter { $0.shape != .bowl }.count == 1)
