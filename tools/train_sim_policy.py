@@ -13,7 +13,9 @@ numpy, pillow (the same stack as tools/make_fixtures.py, whose model/tokenizer/e
 
 (The committed checkpoint also used the 2000 episodes of seeds 0... recorded with --noise 0.02; see
 models/reflex-sim-tiny/README.md for its exact command.) Episodes an expert failed under the injected noise
-are not written, so every frame's label comes from a successful demonstration.
+are not written, so every frame's label comes from a successful demonstration. DAgger data — a trained policy
+driving while the expert labels, `reflex sim record --policy MODEL` — is added as further --data directories
+(every one of their episodes is kept, failed rollouts included) and can be weighted with --oversample DIR=W.
 
 The run is resumable: it saves WORK/state.pt every --save-every steps and continues from it when restarted
 with the same arguments. It exports the checkpoint to --out every --export-every steps and at the end,
