@@ -81,21 +81,23 @@ struct SimRecord: ParsableCommand {
         if fm.fileExists(atPath: out + "/manifest.json") {
             throw CLIError.invalidInput("\(out)/manifest.json exists: choose an empty --out directory")
         }
+        // The policy loads before anything is written: a bad --policy leaves no empty --out behind.
+        let actor: ((RGBImage, TabletopSim) throws -> [Float])? = try policy.map { dir in
+            let p = try loadSimPolicy(dir, precision: .fp32)
+            return { image, sim in try p.act(image, instruction: sim.task.instruction).action }
+        }
+        let driver = policy == nil ? "expert" : "policy"
         try fm.createDirectory(atPath: out, withIntermediateDirectories: true)
         var entries: [[String: Any]] = []
         var frames = 0, failures = 0
         let t0 = monotonicNanos()
-        let driver = try policy.map { try loadSimPolicy($0, precision: .fp32) }
-        let actor: ((RGBImage, TabletopSim) throws -> [Float])? = driver.map { p in
-            { image, sim in try p.act(image, instruction: sim.task.instruction).action }
-        }
         for family in try taskFamilies(task) {
             for i in 0..<episodes {
                 let s = seed + UInt64(i)
                 let demo = try Demonstration.record(family: family, seed: s, noise: noise, objects: objects, actor: actor)
                 if !demo.success {
                     failures += 1
-                    if !keepFailures && driver == nil { continue }
+                    if !keepFailures && policy == nil { continue }
                 }
                 let dir = "\(family.rawValue)_\(s)"
                 try write(demo, to: out + "/" + dir)
@@ -111,11 +113,11 @@ struct SimRecord: ParsableCommand {
             "format": "reflex-sim-demonstrations/1", "image_size": [Renderer.size, Renderer.size],
             "action_convention": "dx dy dz droll dpitch dyaw gripper (1 open, 0 closed); table units",
             "noise": noise, "objects_per_scene": objects.map { "\($0)" } ?? "3-4", "episodes": entries, "frames": frames,
-            "driver": policy.map { "policy \($0)" } ?? "expert", (driver == nil ? "expert_failures" : "policy_failures"): failures,
+            "driver": policy.map { "policy \($0)" } ?? "expert", "\(driver)_failures": failures,
         ]
         let data = try JSONSerialization.data(withJSONObject: manifest, options: [.prettyPrinted, .sortedKeys])
         try data.write(to: URL(fileURLWithPath: out + "/manifest.json"))
-        log.info("wrote \(entries.count) episodes (\(frames) frames, \(failures) \(driver == nil ? "expert" : "policy") failures) to \(out)")
+        log.info("wrote \(entries.count) episodes (\(frames) frames, \(failures) \(driver) failures) to \(out)")
     }
 
     func write(_ demo: Demonstration, to dir: String) throws {
