@@ -616,7 +616,14 @@ def main() -> None:
         init = torch.load(args.init, weights_only=False)["model"]
         init = {k: v for k, v in init.items() if k in model.state_dict() and model.state_dict()[k].shape == v.shape}
         missing = model.load_state_dict(init, strict=False)
-        print(f"initialised from {args.init} (missing {len(missing.missing_keys)} keys)", flush=True)
+        # Growing a run (more --layers than --init has): a new residual block whose output projections are zero
+        # is the identity, so the grown model starts as exactly the one it was initialised from.
+        grown = [k for k in missing.missing_keys if k.endswith(("o_proj.weight", "down_proj.weight"))]
+        with torch.no_grad():
+            for k in grown:
+                model.state_dict()[k].zero_()
+        print(f"initialised from {args.init} (missing {len(missing.missing_keys)} keys"
+              f"{', new blocks start as the identity' if grown else ''})", flush=True)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01, betas=(0.9, 0.95))
     warm = 200
     sched = torch.optim.lr_scheduler.LambdaLR(
