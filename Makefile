@@ -40,9 +40,9 @@ run: release
 
 # Closed-loop eval in CI: 20 held-out episodes per task family through the release binary (the whole
 # stack: checkpoint loading, tokenizer, model, action decoding, safety stage, simulator). EVAL_MIN is the
-# success rate below which any family fails it. The committed policy scores 70% / 85% / 100% (pick_place /
-# push / reach) on these 20 seeds (75 / 81 / 99% over 100, BENCHMARKS.md); 0.4 sits about 1.5 Wilson
-# half-widths (±0.19 at n = 20) below the weakest family: a CPU whose kernels round differently may change a
+# success rate below which any family fails it. The committed policy scores 85% / 85% / 100% (pick_place /
+# push / reach) on these 20 seeds (80 / 87 / 100% over 100, BENCHMARKS.md); 0.4 sits about three Wilson
+# half-widths (±0.15 at n = 20) below the weakest family: a CPU whose kernels round differently may change a
 # few closed-loop episodes, but a broken stage (preprocessing, tokenizer, decoding, safety) drops it to ~0.
 EVAL_EPISODES ?= 20
 EVAL_MIN      ?= 0.4

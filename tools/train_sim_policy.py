@@ -11,8 +11,9 @@ numpy, pillow (the same stack as tools/make_fixtures.py, whose model/tokenizer/e
     python3 tools/train_sim_policy.py --data .data/sim3/pick_place .data/sim3/push .data/sim3/reach \
         --work .train/sim --out models/reflex-sim-tiny --steps 23000 --attn-weight 1.0
 
-(The committed checkpoint also used the 2000 episodes of seeds 0... recorded with --noise 0.02; see
-models/reflex-sim-tiny/README.md for its exact command.) Episodes an expert failed under the injected noise
+(The committed checkpoint also used the 2000 episodes of seeds 0... recorded with --noise 0.02 and two rounds
+of DAgger data, and was grown from 4 to 6 decoder layers in its last run — `--init` into a model with more
+--layers starts the new blocks as the identity; see models/reflex-sim-tiny/README.md for every command.) Episodes an expert failed under the injected noise
 are not written, so every frame's label comes from a successful demonstration. DAgger data — a trained policy
 driving while the expert labels, `reflex sim record --policy MODEL` — is added as further --data directories
 (every one of their episodes is kept, failed rollouts included) and can be weighted with --oversample DIR=W.
