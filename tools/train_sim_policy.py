@@ -13,8 +13,9 @@ numpy, pillow (the same stack as tools/make_fixtures.py, whose model/tokenizer/e
 
 (The committed checkpoint also used the 2000 episodes of seeds 0... recorded with --noise 0.02 and two rounds
 of DAgger data, and was grown from 4 to 6 decoder layers in its last run — `--init` into a model with more
---layers starts the new blocks as the identity; see models/reflex-sim-tiny/README.md for every command.) Episodes an expert failed under the injected noise
-are not written, so every frame's label comes from a successful demonstration. DAgger data — a trained policy
+--layers starts the new blocks as the identity; see models/reflex-sim-tiny/README.md for every command.)
+Episodes an expert failed under the injected noise are not written, so every frame's label comes from a
+successful demonstration. DAgger data — a trained policy
 driving while the expert labels, `reflex sim record --policy MODEL` — is added as further --data directories
 (every one of their episodes is kept, failed rollouts included) and can be weighted with --oversample DIR=W.
 
@@ -614,15 +615,16 @@ def main() -> None:
         return
 
     if args.init:
-        init = torch.load(args.init, weights_only=False)["model"]
-        init = {k: v for k, v in init.items() if k in model.state_dict() and model.state_dict()[k].shape == v.shape}
+        saved = torch.load(args.init, weights_only=False)["model"]
+        own = model.state_dict()
+        init = {k: v for k, v in saved.items() if k in own and own[k].shape == v.shape}
         missing = model.load_state_dict(init, strict=False)
-        # Growing a run (more --layers than --init has): a new residual block whose output projections are zero
-        # is the identity, so the grown model starts as exactly the one it was initialised from.
-        grown = [k for k in missing.missing_keys if k.endswith(("o_proj.weight", "down_proj.weight"))]
+        # Growing a run (more --layers than --init has): a block the saved run does not have at all starts with
+        # zero output projections, i.e. as the identity, so the grown model starts as exactly the saved one.
+        grown = [k for k in missing.missing_keys if k not in saved and k.endswith(("o_proj.weight", "down_proj.weight"))]
         with torch.no_grad():
             for k in grown:
-                model.state_dict()[k].zero_()
+                own[k].zero_()
         print(f"initialised from {args.init} (missing {len(missing.missing_keys)} keys"
               f"{', new blocks start as the identity' if grown else ''})", flush=True)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01, betas=(0.9, 0.95))
