@@ -27,6 +27,7 @@ rk_gif *rk_gif_open(const char *path, int width, int height, int delay_cs, char 
     GifFileType *f = EGifOpenFileName(path, false, &code);
     if (!f) { set_err(err, errlen, path, "cannot create GIF", code); return NULL; }
     ColorMapObject *map = GifMakeMapObject(256, NULL);
+    if (!map) { set_err(err, errlen, path, "out of memory", D_GIF_ERR_NOT_ENOUGH_MEM); EGifCloseFile(f, &code); return NULL; }
     for (int r = 0; r < 6; r++)
         for (int g = 0; g < 7; g++)
             for (int b = 0; b < 6; b++) {
@@ -46,16 +47,20 @@ rk_gif *rk_gif_open(const char *path, int width, int height, int delay_cs, char 
     // NETSCAPE2.0 application extension: loop forever.
     unsigned char app[] = "NETSCAPE2.0";
     unsigned char loop[] = {1, 0, 0};
-    EGifPutExtensionLeader(f, APPLICATION_EXT_FUNC_CODE);
-    EGifPutExtensionBlock(f, 11, app);
-    EGifPutExtensionBlock(f, 3, loop);
-    EGifPutExtensionTrailer(f);
     rk_gif *g = calloc(1, sizeof *g);
+    if (EGifPutExtensionLeader(f, APPLICATION_EXT_FUNC_CODE) == GIF_ERROR || EGifPutExtensionBlock(f, 11, app) == GIF_ERROR ||
+        EGifPutExtensionBlock(f, 3, loop) == GIF_ERROR || EGifPutExtensionTrailer(f) == GIF_ERROR || !g ||
+        !(g->row = malloc((size_t)width))) {
+        set_err(err, errlen, path, "cannot write the GIF header", f->Error);
+        if (g) free(g->row);
+        free(g);
+        EGifCloseFile(f, &code);
+        return NULL;
+    }
     g->file = f;
     g->width = width;
     g->height = height;
     g->delay_cs = delay_cs;
-    g->row = malloc((size_t)width);
     return g;
 }
 

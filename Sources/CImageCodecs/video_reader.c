@@ -6,8 +6,11 @@
 #include <libavformat/avformat.h>
 #include <libavutil/imgutils.h>
 #include <libswscale/swscale.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 
 struct rk_video {
     AVFormatContext *fmt;
@@ -27,9 +30,25 @@ static void set_err(char *err, size_t errlen, const char *path, const char *what
     if (err && errlen) snprintf(err, errlen, "%s: %s%s%s", path, what, buf[0] ? ": " : "", buf);
 }
 
-rk_video *rk_video_open(const char *path, int *width, int *height, double *fps, long *frames, char *err, size_t errlen) {
+rk_video *rk_video_open(const char *path, uint64_t max_pixels, int *width, int *height, double *fps, long *frames, char *err, size_t errlen) {
+    // A regular file only: FFmpeg would otherwise block on a FIFO or open a URL (network) or a device.
+    struct stat info;
+    if (stat(path, &info) != 0) {
+        if (err && errlen) snprintf(err, errlen, "%s: cannot open video: %s", path, strerror(errno));
+        return NULL;
+    }
+    if (!S_ISREG(info.st_mode)) {
+        if (err && errlen) snprintf(err, errlen, "%s: not a regular file", path);
+        return NULL;
+    }
+    // Errors come back as named errors; FFmpeg's own log lines would only repeat them on stderr.
+    av_log_set_level(AV_LOG_FATAL);
     rk_video *v = calloc(1, sizeof *v);
-    int rc = avformat_open_input(&v->fmt, path, NULL, NULL);
+    if (!v) { set_err(err, errlen, path, "out of memory", 0); return NULL; }
+    // "file:" so that a name with a colon is never taken for a protocol.
+    char url[4096];
+    if (snprintf(url, sizeof url, "file:%s", path) >= (int)sizeof url) { set_err(err, errlen, path, "path too long", 0); free(v); return NULL; }
+    int rc = avformat_open_input(&v->fmt, url, NULL, NULL);
     if (rc < 0) { set_err(err, errlen, path, "cannot open video", rc); free(v); return NULL; }
     if ((rc = avformat_find_stream_info(v->fmt, NULL)) < 0) { set_err(err, errlen, path, "no stream information", rc); goto fail; }
     const AVCodec *codec = NULL;
@@ -44,6 +63,13 @@ rk_video *rk_video_open(const char *path, int *width, int *height, double *fps, 
     v->width = v->dec->width;
     v->height = v->dec->height;
     if (v->width <= 0 || v->height <= 0) { set_err(err, errlen, path, "video has no frame size", 0); goto fail; }
+    if (max_pixels && (uint64_t)v->width * (uint64_t)v->height > max_pixels) {
+        if (err && errlen)
+            snprintf(err, errlen, "%s: video frames are %dx%d = %llu pixels, more than the limit of %llu "
+                     "(--max-image-pixels / REFLEX_MAX_IMAGE_PIXELS)", path, v->width, v->height,
+                     (unsigned long long)v->width * (unsigned long long)v->height, (unsigned long long)max_pixels);
+        goto fail;
+    }
     v->pkt = av_packet_alloc();
     v->frame = av_frame_alloc();
     v->time_base = av_q2d(st->time_base);
@@ -62,6 +88,17 @@ int rk_video_next(rk_video *v, uint8_t *rgb, double *seconds, char *err, size_t 
     for (;;) {
         int rc = avcodec_receive_frame(v->dec, v->frame);
         if (rc == 0) {
+            // A frame the decoder marks as corrupt (concealed errors) is a bad frame, not pixels to act on.
+            if ((v->frame->flags & AV_FRAME_FLAG_CORRUPT) || v->frame->decode_error_flags) {
+                av_frame_unref(v->frame);
+                set_err(err, errlen, "video", "corrupt frame", 0);
+                return -1;
+            }
+            if (v->frame->width <= 0 || v->frame->height <= 0) {
+                av_frame_unref(v->frame);
+                set_err(err, errlen, "video", "frame without a size", 0);
+                return -1;
+            }
             v->sws = sws_getCachedContext(v->sws, v->frame->width, v->frame->height, v->frame->format, v->width, v->height,
                                           AV_PIX_FMT_RGB24, SWS_BILINEAR, NULL, NULL, NULL);
             if (!v->sws) { set_err(err, errlen, "video", "no RGB24 conversion for this pixel format", 0); return -1; }

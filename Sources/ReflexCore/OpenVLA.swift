@@ -177,16 +177,16 @@ public struct OpenVLA: Sendable {
         if keepPromptLogits {
             let logits = try llm.logits(hidden)
             promptLogits = logits
-            next = try argmax(try logits.slice(axis: 0, (logits.shape[0] - 1)..<logits.shape[0]), actionTokensOnly)
+            next = try argmax(try logits.slice(axis: 0, (logits.shape[0] - 1)..<logits.shape[0]), actionTokensOnly, step: 0)
         } else {
-            next = try nextToken(last, actionTokensOnly)
+            next = try nextToken(last, actionTokensOnly, step: 0)
         }
         timings.prefill = Double(monotonicNanos() - t0) / 1e6
         t0 = monotonicNanos()
         var tokens = [next]
         while tokens.count < actionDims {
             let h = try llm.forward(try llm.embed([next]), caches: &caches)
-            next = try nextToken(h, actionTokensOnly)
+            next = try nextToken(h, actionTokensOnly, step: tokens.count)
             tokens.append(next)
         }
         timings.decode = Double(monotonicNanos() - t0) / 1e6
@@ -194,27 +194,41 @@ public struct OpenVLA: Sendable {
                           promptLogits: promptLogits)
     }
 
-    /// The greedy next token from the final hidden state [1, hidden].
-    func nextToken(_ hidden: Tensor, _ actionTokensOnly: Bool) throws -> Int {
+    /// The greedy next token (generated token number `step`) from the final hidden state [1, hidden].
+    /// Throws ``PolicyError`` when the logits are not finite or the token is not an action token: a
+    /// broken model must never decode into motion (NaN compares false, so a plain argmax would return
+    /// the first id, which the action tokenizer maps to the top bin).
+    func nextToken(_ hidden: Tensor, _ actionTokensOnly: Bool, step: Int) throws -> Int {
         if actionTokensOnly, let actionHead {
             let logits = try actionHead(hidden)
-            return actionTokenizer.tokenRange.lowerBound + logits.withUnsafeBufferPointer { p in
-                var best = 0
-                for i in 1..<p.count where p[i] > p[best] { best = i }
-                return best
-            }
+            let best = try logits.withUnsafeBufferPointer { p in try Self.finiteArgmax(p, 0..<p.count, step: step) }
+            return actionTokenizer.tokenRange.lowerBound + best
         }
-        return try argmax(try llm.logits(hidden), actionTokensOnly)
+        return try argmax(try llm.logits(hidden), actionTokensOnly, step: step)
     }
 
     /// Index of the largest logit in a [1, vocab] row (first on ties, like torch.argmax), optionally
-    /// restricted to the action-token ids.
-    func argmax(_ logits: Tensor, _ actionTokensOnly: Bool) throws -> Int {
+    /// restricted to the action-token ids; it must be an action token.
+    func argmax(_ logits: Tensor, _ actionTokensOnly: Bool, step: Int) throws -> Int {
         let range = actionTokensOnly ? actionTokenizer.tokenRange.clamped(to: 0..<logits.lastDim) : 0..<logits.lastDim
-        return logits.withUnsafeBufferPointer { p in
-            var best = range.lowerBound
-            for i in range where p[i] > p[best] { best = i }
-            return best
+        let best = try logits.withUnsafeBufferPointer { p in try Self.finiteArgmax(p, range, step: step) }
+        guard actionTokenizer.tokenRange.contains(best) else {
+            throw PolicyError.notAnActionToken(step: step, token: best, range: actionTokenizer.tokenRange)
         }
+        return best
+    }
+
+    /// First index of the maximum of `p[range]`; throws when any of them is NaN or ±Inf.
+    static func finiteArgmax(_ p: UnsafeBufferPointer<Float>, _ range: Range<Int>, step: Int) throws -> Int {
+        guard !range.isEmpty else { throw PolicyError.nonFiniteLogits(step: step) }
+        var best = range.lowerBound
+        var finite = true
+        for i in range {
+            let v = p[i]
+            finite = finite && v.isFinite
+            if v > p[best] { best = i }
+        }
+        guard finite else { throw PolicyError.nonFiniteLogits(step: step) }
+        return best
     }
 }

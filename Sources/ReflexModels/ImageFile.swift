@@ -4,14 +4,20 @@ import ReflexCore
 
 /// Reads PNG and JPEG files (libpng / libjpeg-turbo) into ``RGBImage``.
 public enum ImageFile {
-    /// Decodes `path`; errors name the file.
-    public static func read(_ path: String) throws -> RGBImage {
+    /// The default largest image, in pixels, that any command decodes (`--max-image-pixels`,
+    /// `REFLEX_MAX_IMAGE_PIXELS`): 40 megapixels, 120 MB of RGB.
+    public static let defaultMaxPixels = 40_000_000
+
+    /// Decodes `path`; errors name the file. Regular files only; an image whose header declares more
+    /// than `maxPixels` pixels is refused before its pixels are allocated; corrupt or truncated data
+    /// is an error, never a partly made-up image.
+    public static func read(_ path: String, maxPixels: Int = defaultMaxPixels) throws -> RGBImage {
         var pixels: UnsafeMutablePointer<UInt8>?
         var w: Int32 = 0, h: Int32 = 0
         var err = [CChar](repeating: 0, count: 256)
-        let rc = rk_decode_image_file(path, &pixels, &w, &h, &err, err.count)
+        let rc = rk_decode_image_file(path, UInt64(max(maxPixels, 0)), &pixels, &w, &h, &err, err.count)
         guard rc == 0, let pixels else {
-            throw ModelError(file: path, String(decoding: err.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+            throw ModelError(file: path, message(err))
         }
         defer { free(pixels) }
         let count = Int(w) * Int(h) * 3
@@ -23,7 +29,7 @@ public enum ImageFile {
         var err = [CChar](repeating: 0, count: 256)
         let rc = image.pixels.withUnsafeBufferPointer { rk_write_png(path, $0.baseAddress, Int32(image.width), Int32(image.height), &err, err.count) }
         guard rc == 0 else {
-            throw ModelError(file: path, String(decoding: err.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+            throw ModelError(file: path, message(err))
         }
     }
 }
@@ -41,7 +47,7 @@ public final class GIFRecorder {
     public init(path: String, width: Int, height: Int, frameDelay: Double) throws {
         var err = [CChar](repeating: 0, count: 256)
         guard let h = rk_gif_open(path, Int32(width), Int32(height), Int32((frameDelay * 100).rounded()), &err, err.count) else {
-            throw ModelError(file: path, String(decoding: err.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+            throw ModelError(file: path, message(err))
         }
         self.path = path
         self.width = width
@@ -56,7 +62,7 @@ public final class GIFRecorder {
         }
         var err = [CChar](repeating: 0, count: 256)
         let rc = image.pixels.withUnsafeBufferPointer { rk_gif_add_frame(handle, $0.baseAddress, &err, err.count) }
-        guard rc == 0 else { throw ModelError(file: path, String(decoding: err.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)) }
+        guard rc == 0 else { throw ModelError(file: path, message(err)) }
         frames += 1
     }
 
@@ -66,7 +72,7 @@ public final class GIFRecorder {
         handle = nil
         var err = [CChar](repeating: 0, count: 256)
         guard rk_gif_close(h, &err, err.count) == 0 else {
-            throw ModelError(file: path, String(decoding: err.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+            throw ModelError(file: path, message(err))
         }
     }
 
@@ -87,11 +93,12 @@ public final class VideoFile {
     private var cursor = 0
     private var current: RGBImage?
 
-    public init(path: String) throws {
+    /// Opens `path` (a regular file); frames larger than `maxPixels` are refused here.
+    public init(path: String, maxPixels: Int = ImageFile.defaultMaxPixels) throws {
         var w: Int32 = 0, h: Int32 = 0, rate = 0.0, n = 0
         var err = [CChar](repeating: 0, count: 256)
-        guard let v = rk_video_open(path, &w, &h, &rate, &n, &err, err.count) else {
-            throw ModelError(file: path, String(decoding: err.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+        guard let v = rk_video_open(path, UInt64(max(maxPixels, 0)), &w, &h, &rate, &n, &err, err.count) else {
+            throw ModelError(file: path, message(err))
         }
         self.path = path
         handle = v
@@ -109,7 +116,7 @@ public final class VideoFile {
         var seconds = 0.0
         var err = [CChar](repeating: 0, count: 256)
         let rc = pixels.withUnsafeMutableBufferPointer { rk_video_next(handle, $0.baseAddress, &seconds, &err, err.count) }
-        if rc < 0 { throw ModelError(file: path, String(decoding: err.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)) }
+        if rc < 0 { throw ModelError(file: path, message(err)) }
         if rc == 0 { return nil }
         cursor += 1
         return try RGBImage(width: width, height: height, pixels: pixels)
@@ -137,4 +144,9 @@ public final class VideoFile {
         }
         return current!
     }
+}
+
+/// The NUL-terminated message a C codec wrote into `err`.
+private func message(_ err: [CChar]) -> String {
+    String(decoding: err.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }

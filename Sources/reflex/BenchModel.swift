@@ -42,6 +42,8 @@ struct BenchModel: ParsableCommand {
     @Option(help: "Image file (default: a synthetic 640×480 frame).")
     var image: String?
 
+    @OptionGroup var imageLimit: ImageLimitOptions
+
     @Flag(help: "Restrict the argmax to the action-token ids.")
     var actionTokensOnly = false
 
@@ -86,7 +88,7 @@ struct BenchModel: ParsableCommand {
             name = preset.rawValue
         }
         let loadMs = Double(monotonicNanos() - t0) / 1e6
-        let frame = try image.map(ImageFile.read) ?? Self.syntheticFrame()
+        let frame = try image.map { try ImageFile.read($0, maxPixels: imageLimit.limit) } ?? Self.syntheticFrame()
         log.info("model ready in \(String(format: "%.0f", loadMs)) ms; \(runs) runs after a warm-up")
 
         var samples: [StageTimings] = []

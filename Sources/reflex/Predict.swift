@@ -34,10 +34,13 @@ struct Predict: ParsableCommand {
     @Flag(help: "Restrict the argmax to the 256 action-token ids (faster; identical on a well-trained model).")
     var actionTokensOnly = false
 
+    @OptionGroup var imageLimit: ImageLimitOptions
+
     @Flag(help: "Print one JSON object on stdout.")
     var json = false
 
     func run() throws {
+        let rgb = try ImageFile.read(image, maxPixels: imageLimit.limit)  // a bad image fails before the model loads
         let t0 = monotonicNanos()
         let loader = try OpenVLALoader(directory: model, precision: quant)
         let stats = try loader.config.statistics(unnormKey: unnormKey, path: model + "/config.json")
@@ -45,7 +48,6 @@ struct Predict: ParsableCommand {
         let vla = try loader.load()
         let loadMs = Double(monotonicNanos() - t0) / 1e6
         log.info("loaded \(model) (\(loader.isQuantizedCheckpoint ? "int8 checkpoint" : quant.rawValue)) in \(String(format: "%.0f", loadMs)) ms")
-        let rgb = try ImageFile.read(image)
         let ids = PromptBuilder(tokenizer: tokenizer, config: loader.config).ids(instruction)
         let prediction = try vla.predict(image: rgb, promptIds: ids, actionTokensOnly: actionTokensOnly)
         let action = try stats?.unnormalize(prediction.normalizedAction) ?? prediction.normalizedAction

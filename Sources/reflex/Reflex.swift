@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import ReflexCore
+import ReflexIO
 import ReflexModels
 
 /// The `reflex` command line. Subcommands live one per file; see README.md for the contract.
@@ -14,7 +15,9 @@ struct Reflex: ParsableCommand {
         discussion: """
             Logs go to stderr; with --json a command prints exactly one JSON object on stdout.
             Exit codes: 0 success, 1 runtime failure, 2 invalid usage or input.
-            Environment: REFLEX_THREADS (worker threads), REFLEX_ISA (force an int8 kernel path).
+            Environment: REFLEX_THREADS (worker threads, 1…256), REFLEX_ISA (force an int8 kernel path this \
+            CPU supports), REFLEX_LOG_LEVEL (trace…critical, default info), REFLEX_MAX_IMAGE_PIXELS (largest \
+            image decoded, default 40000000). A value these do not take is an error (exit 2).
             """,
         version: ReflexVersion.string,
         subcommands: [Run.self, Check.self, Capture.self, Predict.self, Eval.self, Bench.self, Quantize.self, Sim.self, Bridge.self]
@@ -22,25 +25,51 @@ struct Reflex: ParsableCommand {
 
     static func main() {
         fixBLASCoreType()
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = ProcessInfo.processInfo.environment["REFLEX_LOG_LEVEL"]
-                .flatMap(Logger.Level.init(rawValue:)) ?? .info
-            return handler
-        }
+        installCrashReporter()
         do {
+            let settings = try EnvironmentSettings(ProcessInfo.processInfo.environment)
+            LoggingSystem.bootstrap { label in
+                var handler = StreamLogHandler.standardError(label: label)
+                handler.logLevel = settings.logLevel
+                return handler
+            }
             var command = try parseAsRoot()
             try command.run()
-        } catch let error as CLIError {
-            FileHandle.standardError.write(Data("reflex: error: \(error.message)\n".utf8))
-            Foundation.exit(error.exitCode)
         } catch {
-            let code = exitCode(for: error)
-            if code == .success { exit(withError: error) }  // --help, --version
-            // ArgumentParser reports usage errors as EX_USAGE (64); our contract says 2.
-            FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
-            Foundation.exit(code.rawValue == 64 ? 2 : (error is TensorError || error is ModelError ? 2 : 1))
+            exit(reporting: error)
         }
+    }
+
+    /// The one place errors leave the process: `reflex: error: ` and the message (which names the file,
+    /// line, key or tensor where there is one) on stderr, and the README's exit code — 2 for invalid
+    /// usage or input, 1 for a failure while doing valid work.
+    static func exit(reporting error: Error) -> Never {
+        let code: Int32
+        let message: String
+        switch error {
+        case let e as CLIError:
+            (code, message) = (e.exitCode, e.message)
+        case let e as ExitCode:
+            Foundation.exit(e.rawValue)  // the command printed its own report (check, eval's guard)
+        case let e as ProfileError:
+            (code, message) = (2, e.description)
+        case let e as ModelError:
+            (code, message) = (2, e.description)
+        case let e as TensorError:
+            (code, message) = (2, e.description)
+        default:
+            let parser = exitCode(for: error)
+            if parser == .success { exit(withError: error) }  // --help, --version
+            if parser.rawValue == 64 || error is ValidationError {  // ArgumentParser's usage errors (EX_USAGE)
+                var text = fullMessage(for: error)
+                if text.hasPrefix("Error: ") { text.removeFirst("Error: ".count) }
+                (code, message) = (2, text)
+            } else {
+                (code, message) = (1, "\(error)")
+            }
+        }
+        FileHandle.standardError.write(Data("reflex: error: \(message)\n".utf8))
+        Foundation.exit(code)
     }
 }
 
@@ -85,4 +114,23 @@ let log = Logger(label: "reflex")
 
 enum ReflexVersion {
     static let string = "0.1.0"
+}
+
+/// A crash (a bug) prints one line instead of the runtime's backtrace full of build paths, then dies
+/// by the same signal so systemd sees the crash and restarts the service (the MCU's watchdog has
+/// already stopped the motion by then).
+private func installCrashReporter() {
+    for sig in [SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGABRT] {
+        var action = sigaction()
+        action.__sigaction_handler.sa_handler = { sig in
+            // A static string: nothing in a signal handler may allocate.
+            let text: StaticString = "reflex: error: internal error: reflex crashed; this is a bug, please report it with the command that caused it\n"
+            _ = write(2, text.utf8Start, text.utf8CodeUnitCount)
+            signal(sig, SIG_DFL)
+            raise(sig)
+        }
+        sigemptyset(&action.sa_mask)
+        action.sa_flags = Int32(SA_RESETHAND)
+        sigaction(sig, &action, nil)
+    }
 }
