@@ -34,6 +34,8 @@ public struct BoardProfile: Sendable {
         public var buffers: Int
         /// Frames older than this at the start of a tick are rejected (the tick holds).
         public var maxFrameAgeMs: Double
+        /// Consecutive bad frames (corrupt, undecodable) after which `run` stops the robot and exits 1.
+        public var maxBadFrames: Int = 50
     }
 
     /// The policy.
@@ -141,8 +143,10 @@ public struct BoardProfile: Sendable {
     public static let simTasks = ["pick_place", "push", "reach"]
     public static let cpuFeatures = ["neon", "dotprod", "i8mm", "avx2", "avx512vnni"]
 
-    /// Reads and validates `path`. Relative `model.path`/`camera.path` are resolved against the
-    /// current directory (profiles under boards/ use repository-relative paths).
+    /// Reads and validates `path`. Relative input paths in the file (`model.path`, a replay
+    /// `camera.path`) are resolved against the profile's own folder, so a profile means the same
+    /// thing from any working directory; output paths (`simulation.record`) and values from the
+    /// environment are relative to the working directory.
     public static func load(_ path: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> BoardProfile {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ProfileError(file: path, keyPath: "", line: nil, message: "cannot read the file")
@@ -181,15 +185,16 @@ public struct BoardProfile: Sendable {
         let cpu = CPU(threads: try req(c, "threads", top).int(1...256), features: features)
 
         let camNode = try section("camera")
-        let cam = try camNode.mapping(known: ["source", "device", "path", "width", "height", "fps", "pixel_format", "buffers", "max_frame_age_ms"])
+        let cam = try camNode.mapping(known: ["source", "device", "path", "width", "height", "fps", "pixel_format", "buffers", "max_frame_age_ms", "max_bad_frames"])
         let source = Camera.Source(rawValue: try req(cam, "source", camNode).choice(["v4l2", "replay", "sim"]))!
         var camera = Camera(
-            source: source, device: try cam["device"]?.optionalString(), path: try cam["path"]?.optionalString(),
+            source: source, device: try cam["device"]?.optionalString(), path: try opt(cam, "path", camNode).inputPath(),
             width: try opt(cam, "width", camNode).int(16...8192, default: 640), height: try opt(cam, "height", camNode).int(16...8192, default: 480),
             fps: try opt(cam, "fps", camNode).int(1...240, default: 30),
             pixelFormat: try opt(cam, "pixel_format", camNode).string(default: "YUYV"),
             buffers: try opt(cam, "buffers", camNode).int(2...4, default: 3),
-            maxFrameAgeMs: try opt(cam, "max_frame_age_ms", camNode).double(1...10_000, default: 150))
+            maxFrameAgeMs: try opt(cam, "max_frame_age_ms", camNode).double(1...10_000, default: 150),
+            maxBadFrames: try opt(cam, "max_bad_frames", camNode).int(1...100_000, default: 50))
         if camera.device == nil, source == .v4l2, let d = env["REFLEX_CAMERA_DEVICE"] { camera.device = d }
         guard camera.pixelFormat.utf8.count == 4, camera.pixelFormat.allSatisfy({ $0.isASCII && !$0.isWhitespace }) else {
             throw opt(cam, "pixel_format", camNode).error("a FOURCC is 4 ASCII characters (YUYV, MJPG, RGB3), got '\(camera.pixelFormat)'")
@@ -199,7 +204,7 @@ public struct BoardProfile: Sendable {
 
         let mNode = try section("model")
         let m = try mNode.mapping(known: ["path", "unnorm_key", "instruction", "quantization"])
-        let model = Model(path: try req(m, "path", mNode).string(), unnormKey: try m["unnorm_key"]?.optionalString(),
+        let model = Model(path: try req(m, "path", mNode).inputPath()!, unnormKey: try m["unnorm_key"]?.optionalString(),
                           instruction: try m["instruction"]?.optionalString(),
                           quantization: try opt(m, "quantization", mNode).choice(["fp32", "int8"], default: "fp32"))
 
@@ -263,7 +268,9 @@ public struct BoardProfile: Sendable {
     static func parseRobot(_ node: YAMLCursor) throws -> Robot {
         let r = try node.mapping(known: ["kind", "action_dims", "workspace_min", "workspace_max", "max_step", "joints", "gripper"])
         let kind = Robot.Kind(rawValue: try req(r, "kind", node).choice(["cartesian", "joints"]))!
-        let dims = try opt(r, "action_dims", node).int(1...32, default: 7)
+        // The model's action: cartesian reads dx, dy, dz (and the gripper as component 7); joints read one
+        // component per joint and the gripper last.
+        let dims = try opt(r, "action_dims", node).int(kind == .cartesian ? 3...32 : 2...32, default: 7)
         var robot = Robot(kind: kind, actionDims: dims, workspaceMin: [], workspaceMax: [], maxStep: [], joints: [],
                           gripperServoID: nil, gripperOpen: 1, gripperClosed: 0, gripperMaxRate: 1)
         let g = try opt(r, "gripper", node).mapping(known: ["servo_id", "open", "closed", "max_rate"])

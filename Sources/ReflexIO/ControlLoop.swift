@@ -14,8 +14,16 @@ public struct CameraFrame: Sendable {
 
 /// Where frames come from: a V4L2 camera, a replay folder, the simulator. `latest()` never
 /// blocks for long: it returns the newest frame (nil when there is none yet or the device is lost).
+/// It throws for a frame that cannot be used (a corrupt or truncated file in a replay, a decode
+/// error): the control loop holds that tick and counts it as a bad frame; the next call may succeed.
 public protocol FrameSource: AnyObject {
     func latest() throws -> CameraFrame?
+}
+
+/// The loop cannot go on: the actuator's owner runs the stop sequence (hold, torque off when the
+/// profile says so, close) and the service exits 1.
+public struct ControlLoopFailure: Error, CustomStringConvertible {
+    public let description: String
 }
 
 /// Where safe commands go: the bridge to the motor controller, a Feetech bus, the simulator.
@@ -36,6 +44,9 @@ public struct ActionMapping: Sendable {
 
     /// Components of a command: cartesian x, y, z, gripper; joints one per joint, gripper.
     public var commandCount: Int { robot.kind == .cartesian ? 4 : robot.joints.count + 1 }
+
+    /// The fewest action components a command can be made from (cartesian: dx, dy, dz).
+    public var requiredActionCount: Int { robot.kind == .cartesian ? 3 : 0 }
 
     /// cartesian: reference xyz + (dx, dy, dz), gripper command; joints: reference joint + action ×
     /// units_per_action for each joint, gripper command. Rotations are not used by either mapping.
@@ -79,6 +90,8 @@ public final class ControlLoop {
         public var unsafe = 0
         /// Ticks held because the actuator's link was down.
         public var linkDown = 0
+        /// Ticks held because the frame source failed (a corrupt frame, a decode error).
+        public var badFrames = 0
         /// Whole tick (frame → command sent), ms (the newest 65536 ticks).
         public var tickMs = SampleWindow()
         /// Everything but inference, ms.
@@ -95,7 +108,13 @@ public final class ControlLoop {
     public private(set) var safety: SafetyStage
     public let budget: Double
     public let maxFrameAge: Double
+    /// Consecutive bad frames after which `tick()` throws ``ControlLoopFailure``.
+    public let maxBadFrames: Int
     public var policy: Policy
+    /// Called with each bad frame's error (logging); the tick holds.
+    public var onBadFrame: ((Error) -> Void)?
+    /// Bad frames in a row so far.
+    public private(set) var consecutiveBadFrames = 0
     public private(set) var stats = Stats()
     /// The newest tick's action, for status lines.
     public private(set) var lastAction: [Float]?
@@ -104,13 +123,14 @@ public final class ControlLoop {
     private var commandBuffer: [Float]
 
     public init(source: FrameSource, actuator: Actuator, mapping: ActionMapping, limits: SafetyStage.Limits,
-                frameBudgetMs: Double, maxFrameAgeMs: Double, policy: @escaping Policy) {
+                frameBudgetMs: Double, maxFrameAgeMs: Double, maxBadFrames: Int = 50, policy: @escaping Policy) {
         self.source = source
         self.actuator = actuator
         self.mapping = mapping
         self.safety = SafetyStage(limits: limits)
         self.budget = frameBudgetMs / 1000
         self.maxFrameAge = maxFrameAgeMs / 1000
+        self.maxBadFrames = max(1, maxBadFrames)
         self.policy = policy
         commandBuffer = [Float](repeating: 0, count: mapping.commandCount)
     }
@@ -124,11 +144,25 @@ public final class ControlLoop {
 
     public func estop() { safety.estop() }
 
-    /// Runs one tick now.
+    /// Runs one tick now. A bad frame holds; ``ControlLoopFailure`` after `maxBadFrames` of them in a
+    /// row (the tick has held first). Errors from the actuator other than a dropped link propagate.
     public func tick() throws {
         let t0 = monotonicSeconds()
         stats.ticks += 1
-        guard let frame = try source.latest() else { return try hold("no frame", \.noFrame, t0, inference: 0) }
+        let latest: CameraFrame?
+        do {
+            latest = try source.latest()
+            consecutiveBadFrames = 0
+        } catch {
+            consecutiveBadFrames += 1
+            onBadFrame?(error)
+            try hold("bad frame", \.badFrames, t0, inference: 0)
+            if consecutiveBadFrames >= maxBadFrames {
+                throw ControlLoopFailure(description: "\(consecutiveBadFrames) bad frames in a row (camera.max_bad_frames is \(maxBadFrames)); the last: \(error)")
+            }
+            return
+        }
+        guard let frame = latest else { return try hold("no frame", \.noFrame, t0, inference: 0) }
         let age = t0 - frame.timestamp
         stats.frameAgeMs.append(age * 1000)
         guard age <= maxFrameAge else { return try hold("stale frame", \.staleFrames, t0, inference: 0) }
@@ -140,6 +174,9 @@ public final class ControlLoop {
             return try hold("policy error: \(error)", \.policyErrors, t0, inference: monotonicSeconds() - t1)
         }
         let t2 = monotonicSeconds()
+        guard action.count >= mapping.requiredActionCount else {
+            return try hold("policy error: \(action.count)-component action", \.policyErrors, t0, inference: t2 - t1)
+        }
         lastAction = action
         if t2 - t0 > budget { return try hold("overrun", \.overruns, t0, inference: t2 - t1) }
         guard safety.last != nil else { return try hold("no reference", \.unsafe, t0, inference: t2 - t1) }

@@ -71,6 +71,16 @@ struct YAMLCursor {
 
     func optionalString() throws -> String? { try scalarText() }
 
+    /// A path the service reads (model folder, replay folder): relative to the profile's folder when it
+    /// is written in the file, relative to the working directory when it comes from the environment.
+    func inputPath() throws -> String? {
+        guard let text = try scalarText() else { return nil }
+        guard !text.isEmpty else { throw error("empty path") }
+        if text.hasPrefix("/") || environment[environmentName] != nil { return text }
+        let folder = (file as NSString).deletingLastPathComponent
+        return (((folder.isEmpty ? "." : folder) as NSString).appendingPathComponent(text) as NSString).standardizingPath
+    }
+
     func choice(_ options: [String], default def: String? = nil) throws -> String {
         let s = try string(default: def)
         guard options.contains(s) else { throw error("'\(s)'\(source) is not one of: \(options.joined(separator: ", "))") }

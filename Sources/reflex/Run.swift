@@ -14,7 +14,9 @@ struct Run: ParsableCommand {
             the safety stage and sends it — or holds (stale frame, inference over the frame budget, non-finite \
             action, e-stop). A live status line goes to stderr; --json prints a summary object at exit.
             Under systemd (Type=notify) it sends READY=1 once model and devices are up and WATCHDOG=1 pings.
-            SIGTERM/SIGINT: hold, stop, exit 0.
+            SIGTERM/SIGINT: hold, stop, exit 0. A bad frame (a corrupt file in a replay) holds that tick and is \
+            logged; camera.max_bad_frames of them in a row, or any other error once the actuator is live, run \
+            the same stop sequence as SIGTERM (hold, torque off when configured, close) and exit 1.
             With the sim board (boards/sim.yaml) the simulator is camera and robot: the profile's episodes run \
             and an animated GIF of them is written (simulation.record).
             """
@@ -37,6 +39,8 @@ struct Run: ParsableCommand {
 
     @Option(help: "Stop after this many ticks (robot boards; default: run until SIGTERM).")
     var ticks: Int?
+
+    @OptionGroup var imageLimit: ImageLimitOptions
 
     @Flag(help: "Print one JSON summary object on stdout at exit.")
     var json = false
@@ -100,45 +104,63 @@ struct Run: ParsableCommand {
         }
         let actuator = try bridgeRuntime { try ReconnectingActuator(connect: connect) }
         actuator.onEvent = { log.warning("\(profile.bridge.port!): \($0)") }
-        let stop: () throws -> Void = { if actuator.isConnected { try stopInner() } }
-        let loop = ControlLoop(source: source, actuator: actuator, mapping: ActionMapping(robot: profile.robot),
-                               limits: try profile.safetyLimits(), frameBudgetMs: profile.control.frameBudgetMs,
-                               maxFrameAgeMs: profile.camera.maxFrameAgeMs) { image in
-            try policy.act(image, instruction: instruction).action
-        }
-        try loop.resynchronize()
+        // From here on the actuator is live: every way out — SIGTERM, --ticks, an error — runs the same stop
+        // sequence (hold, torque off when the profile says so, close the port).
         let notifier = SystemdNotifier(environment: ProcessInfo.processInfo.environment)
-        notifier.notify("READY=1\nSTATUS=running \(profile.board.name)")
-        log.info("running \(profile.board.name) at \(profile.control.rateHz) Hz: \"\(instruction)\"")
+        func stop() {
+            notifier.notify("STOPPING=1")
+            guard actuator.isConnected else { return log.warning("stop: the link is down; the controller's watchdog stops the motion") }
+            do { try stopInner() } catch { log.error("stop sequence failed: \(error)") }
+        }
+        let loop: ControlLoop
+        do {
+            loop = ControlLoop(source: source, actuator: actuator, mapping: ActionMapping(robot: profile.robot),
+                               limits: try profile.safetyLimits(), frameBudgetMs: profile.control.frameBudgetMs,
+                               maxFrameAgeMs: profile.camera.maxFrameAgeMs, maxBadFrames: profile.camera.maxBadFrames) { image in
+                try policy.act(image, instruction: instruction).action
+            }
+            loop.onBadFrame = { log.warning("bad frame, holding: \($0)") }
+            try loop.resynchronize()
+            notifier.notify("READY=1\nSTATUS=running \(profile.board.name)")
+            log.info("running \(profile.board.name) at \(profile.control.rateHz) Hz: \"\(instruction)\"")
+            try pace(loop, profile: profile, notifier: notifier)
+        } catch {
+            log.error("stopping the robot: \(error)")
+            stop()
+            throw CLIError.runtime("\(error)")
+        }
+        stop()
+        let st = loop.stats
+        log.info("stopped after \(st.ticks) ticks: \(st.sent) sent, \(st.holds) holds (\(st.overruns) overruns, \(st.staleFrames) stale frames, \(st.badFrames) bad frames); tick p50/p99 \(String(format: "%.1f/%.1f", percentile(st.tickMs.values, 50), percentile(st.tickMs.values, 99))) ms, loop overhead p99 \(String(format: "%.2f", percentile(st.overheadMs.values, 99))) ms")
+        if json {
+            try printJSON(Summary(board: profile.board.name, episodes: [], successes: 0, ticks: st.ticks, sent: st.sent, holds: st.holds,
+                                  overruns: st.overruns, staleFrames: st.staleFrames, badFrames: st.badFrames, tickMs: latencyPercentiles(st.tickMs.values),
+                                  overheadMs: latencyPercentiles(st.overheadMs.values), policyMs: [:], recording: nil))
+        }
+    }
+
+    /// Ticks at the profile's rate until SIGTERM/SIGINT or `--ticks`, with watchdog pings and a status line.
+    func pace(_ loop: ControlLoop, profile: BoardProfile, notifier: SystemdNotifier) throws {
         let tty = isatty(2) != 0
         let period = 1 / profile.control.rateHz
         var next = monotonicSeconds(), lastPing = next, lastLine = 0.0
+        defer { if tty { FileHandle.standardError.write(Data("\n".utf8)) } }
         while !StopSignal.requested && (ticks.map { loop.stats.ticks < $0 } ?? true) {
-            try bridgeRuntime { try loop.tick() }
+            try loop.tick()
             let now = monotonicSeconds()
             if let w = notifier.watchdogInterval, now - lastPing > w { notifier.notify("WATCHDOG=1"); lastPing = now }
             if tty && now - lastLine > 0.2 {
                 lastLine = now
                 let st = loop.stats
                 let v = st.tickMs.values
-                let line = String(format: "tick %d | sent %d holds %d overruns %d link-down %d | tick ms p50 %.1f p95 %.1f p99 %.1f%@", st.ticks, st.sent,
-                                  st.holds, st.overruns, st.linkDown, percentile(v, 50), percentile(v, 95), percentile(v, 99),
+                let line = String(format: "tick %d | sent %d holds %d overruns %d bad frames %d link-down %d | tick ms p50 %.1f p95 %.1f p99 %.1f%@", st.ticks, st.sent,
+                                  st.holds, st.overruns, st.badFrames, st.linkDown, percentile(v, 50), percentile(v, 95), percentile(v, 99),
                                   loop.lastHold.map { " HOLD (\($0))" } ?? "")
                 FileHandle.standardError.write(Data(("\r\u{1B}[2K" + line).utf8))
             }
             next += period
             let wait = next - monotonicSeconds()
             if wait > 0 { usleep(UInt32(wait * 1e6)) } else { next = monotonicSeconds() }
-        }
-        if tty { FileHandle.standardError.write(Data("\n".utf8)) }
-        notifier.notify("STOPPING=1")
-        try bridgeRuntime { try stop() }
-        let st = loop.stats
-        log.info("stopped after \(st.ticks) ticks: \(st.sent) sent, \(st.holds) holds (\(st.overruns) overruns, \(st.staleFrames) stale frames); tick p50/p99 \(String(format: "%.1f/%.1f", percentile(st.tickMs.values, 50), percentile(st.tickMs.values, 99))) ms, loop overhead p99 \(String(format: "%.2f", percentile(st.overheadMs.values, 99))) ms")
-        if json {
-            try printJSON(Summary(board: profile.board.name, episodes: [], successes: 0, ticks: st.ticks, sent: st.sent, holds: st.holds,
-                                  overruns: st.overruns, staleFrames: st.staleFrames, tickMs: latencyPercentiles(st.tickMs.values),
-                                  overheadMs: latencyPercentiles(st.overheadMs.values), policyMs: [:], recording: nil))
         }
     }
 
@@ -159,13 +181,14 @@ struct Run: ParsableCommand {
         var holds: Int
         var overruns: Int
         var staleFrames: Int
+        var badFrames: Int
         var tickMs: [String: Double]
         var overheadMs: [String: Double]
         var policyMs: [String: Double]
         var recording: String?
         enum CodingKeys: String, CodingKey {
             case board, episodes, successes, ticks, sent, holds, overruns, recording
-            case staleFrames = "stale_frames", tickMs = "tick_ms", overheadMs = "overhead_ms", policyMs = "policy_ms"
+            case staleFrames = "stale_frames", badFrames = "bad_frames", tickMs = "tick_ms", overheadMs = "overhead_ms", policyMs = "policy_ms"
         }
     }
 
@@ -225,14 +248,14 @@ struct Run: ParsableCommand {
             tickMs += outcome.loop.tickMs.values
             overheadMs += outcome.loop.overheadMs.values
             policyMs += outcome.policyMs
-            for k in [\ControlLoop.Stats.ticks, \.sent, \.holds, \.overruns, \.staleFrames] { totals[keyPath: k] += outcome.loop[keyPath: k] }
+            for k in [\ControlLoop.Stats.ticks, \.sent, \.holds, \.overruns, \.staleFrames, \.badFrames] { totals[keyPath: k] += outcome.loop[keyPath: k] }
             log.info("episode \(e + 1)/\(count) \(family.rawValue) seed \(seed) \"\(instruction)\": \(outcome.success ? "SUCCESS" : "failed") in \(outcome.steps) steps (\(outcome.loop.holds) holds, \(outcome.loop.overruns) overruns)")
         }
         notifier.notify("STOPPING=1")
         try recorder?.close()
         let summary = Summary(board: profile.board.name, episodes: summaries, successes: summaries.filter(\.success).count,
                               ticks: totals.ticks, sent: totals.sent, holds: totals.holds, overruns: totals.overruns,
-                              staleFrames: totals.staleFrames, tickMs: latencyPercentiles(tickMs), overheadMs: latencyPercentiles(overheadMs), policyMs: latencyPercentiles(policyMs),
+                              staleFrames: totals.staleFrames, badFrames: totals.badFrames, tickMs: latencyPercentiles(tickMs), overheadMs: latencyPercentiles(overheadMs), policyMs: latencyPercentiles(policyMs),
                               recording: recorder?.path)
         log.info("\(summary.successes)/\(summaries.count) episodes succeeded; \(totals.ticks) ticks, \(totals.holds) holds, \(totals.overruns) overruns; tick p50/p99 \(String(format: "%.1f/%.1f", percentile(tickMs, 50), percentile(tickMs, 99))) ms, loop overhead p99 \(String(format: "%.2f", percentile(overheadMs, 99))) ms")
         if let r = recorder { log.info("recording: \(r.path) (\(r.frames) frames)") }
@@ -262,12 +285,13 @@ struct Run: ParsableCommand {
             throw CLIError.invalidInput("\(board): camera.path \(path): no such file or folder")
         }
         if isDir.boolValue {
-            do { return try ReplaySource(directory: path, fps: fps) { try ImageFile.read($0) } } catch {
+            let limit = imageLimit.limit
+            do { return try ReplaySource(directory: path, fps: fps) { try ImageFile.read($0, maxPixels: limit) } } catch {
                 throw CLIError.invalidInput("\(board): camera.path \(path): no PNG/JPEG frames")
             }
         }
         let video: VideoFile
-        do { video = try VideoFile(path: path) } catch let e as ModelError { throw CLIError.invalidInput("\(board): camera.path: \(e)") }
+        do { video = try VideoFile(path: path, maxPixels: imageLimit.limit) } catch let e as ModelError { throw CLIError.invalidInput("\(board): camera.path: \(e)") }
         log.info("replaying \(path): \(video.width)x\(video.height) at \(fps) fps (file says \(String(format: "%.1f", video.fps)))")
         return ReplaySource(fps: fps) { try video.frame($0) }
     }
