@@ -26,6 +26,54 @@ extension OpenVLAConfig {
     /// Action dimensions an OpenVLA-family policy emits per step.
     public static let actionDims = 7
 
+    /// Keys decoded as `Int` and as `Float`: checked in the raw JSON first, because Foundation's
+    /// decoder reports a number that does not fit (2.5 or 1e30 for an Int) without its key.
+    static let integerKeys = ["vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
+                              "num_key_value_heads", "max_position_embeddings", "head_dim"].map { "text_config." + $0 }
+        + ["n_action_bins", "pad_to_multiple_of", "image_sizes[]", "prompt_format.append_token_id", "prompt_format.image_insert_index"]
+        + ["n_bins", "vocab_size", "token_begin", "token_end"].map { "action_tokenizer." + $0 }
+        + ["image_size", "patch_size", "width", "depth", "heads", "mlp_dim", "registers"].map { "vision_configs[]." + $0 }
+    static let floatKeys = ["text_config.rms_norm_eps", "vision_configs[].norm_eps", "norm_stats.*.action.q01[]", "norm_stats.*.action.q99[]"]
+
+    /// Checks the numbers at `integerKeys` and `floatKeys` in the parsed JSON (`[]`: every element
+    /// of a list, `*`: every key of an object).
+    static func preflight(_ root: [String: Any], path: String) throws {
+        func visit(_ node: Any, _ parts: ArraySlice<String>, _ key: String, _ check: (Any, String) throws -> Void) throws {
+            guard let part = parts.first else { return try check(node, key) }
+            let rest = parts.dropFirst()
+            if part == "*" {
+                for (k, v) in (node as? [String: Any]) ?? [:] { try visit(v, rest, key + "." + k, check) }
+                return
+            }
+            let list = part.hasSuffix("[]")
+            let name = list ? String(part.dropLast(2)) : part
+            guard let dict = node as? [String: Any], let v = dict[name], !(v is NSNull) else { return }
+            let k = key.isEmpty ? name : key + "." + name
+            if list, let items = v as? [Any] {
+                for (i, item) in items.enumerated() { try visit(item, rest, k + "[\(i)]", check) }
+            } else {
+                try visit(v, rest, k, check)
+            }
+        }
+        func split(_ pattern: String) -> ArraySlice<String> { ArraySlice(pattern.split(separator: ".").map(String.init)) }
+        for pattern in integerKeys {
+            try visit(root, split(pattern), "") { v, key in
+                guard v is NSNumber else { return }  // strings, lists: the decoder names the key
+                guard JSONNumber.integer(v) != nil else {
+                    throw ModelError(file: path, key: key, "\(v) is not an integer in range")
+                }
+            }
+        }
+        for pattern in floatKeys {
+            try visit(root, split(pattern), "") { v, key in
+                guard v is NSNumber else { return }
+                guard let d = JSONNumber.double(v), d.isFinite, abs(d) <= Double(Float.greatestFiniteMagnitude) else {
+                    throw ModelError(file: path, key: key, "\(v) is not a finite 32-bit float")
+                }
+            }
+        }
+    }
+
     func validate(path: String) throws {
         func fail(_ key: String, _ message: String) -> ModelError { ModelError(file: path, key: key, message) }
         func check(_ value: Int, _ key: String, _ range: ClosedRange<Int>) throws {
@@ -57,10 +105,10 @@ extension OpenVLAConfig {
         try check(t.intermediateSize, "text_config.intermediate_size", 1...Limits.intermediateSize)
         try check(t.numHiddenLayers, "text_config.num_hidden_layers", 1...Limits.layers)
         try check(t.numAttentionHeads, "text_config.num_attention_heads", 1...Limits.heads)
-        if let kv = t.numKeyValueHeads { try check(kv, "text_config.num_key_value_heads", 1...t.numAttentionHeads) }
         guard t.hiddenSize % t.numAttentionHeads == 0 else {
             throw fail("text_config.num_attention_heads", "\(t.numAttentionHeads) heads do not divide hidden_size \(t.hiddenSize)")
         }
+        if let kv = t.numKeyValueHeads { try check(kv, "text_config.num_key_value_heads", 1...t.numAttentionHeads) }
         guard t.numAttentionHeads % t.kvHeads == 0 else {
             throw fail("text_config.num_key_value_heads", "\(t.kvHeads) kv heads do not divide num_attention_heads \(t.numAttentionHeads)")
         }

@@ -73,7 +73,9 @@ public struct OpenVLAConfig: Decodable, Sendable {
     public static func load(directory: String) throws -> OpenVLAConfig {
         let path = directory + "/config.json"
         guard let data = try ModelFile.contents(path) else { throw ModelError(file: path, "cannot read: \(String(cString: strerror(ENOENT)))") }
-        _ = try ModelFile.jsonObject(data, file: path)  // "not valid JSON: …" / "not a JSON object" before decoding
+        // "not valid JSON: …" / "not a JSON object", and numbers that do not fit their type, before
+        // decoding (the decoder reports those without the key).
+        try preflight(try ModelFile.jsonObject(data, file: path), path: path)
         let config: OpenVLAConfig
         do {
             config = try JSONDecoder().decode(OpenVLAConfig.self, from: data)
@@ -105,7 +107,7 @@ public struct OpenVLAConfig: Decodable, Sendable {
             return ModelError(file: file, key: key(ctx.codingPath), "null where \(type) is required")
         case let .dataCorrupted(ctx):
             if let k = key(ctx.codingPath) { return ModelError(file: file, key: k, "invalid: \(ctx.debugDescription)") }
-            return ModelError(file: file, "not valid JSON: \(ModelFile.reason(error))")
+            return ModelError(file: file, "cannot decode (a value that does not fit its key's type?): \(ModelFile.reason(error))")
         @unknown default:
             return ModelError(file: file, "cannot decode: \(error)")
         }

@@ -57,7 +57,10 @@ extension Tokenizer {
         var largest: (id: Int, key: String)?
         for (token, value) in rawVocab {
             let n = try id(value, "model.vocab.\(token)")
-            if let other = owner[n] { throw fail("model.vocab.\(token)", "id \(n) is also the id of \(other.debugDescription)") }
+            if let other = owner[n] {  // named the same way whatever the dictionary order
+                let (a, b) = token < other ? (token, other) : (other, token)
+                throw fail("model.vocab.\(b)", "id \(n) is also the id of \(a.debugDescription)")
+            }
             owner[n] = token
             vocab[token] = n
             if n > largest?.id ?? -1 { largest = (n, "model.vocab.\(token)") }
