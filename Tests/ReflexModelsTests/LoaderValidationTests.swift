@@ -167,6 +167,7 @@ struct HostileConfigTests {
         Case("prompt_format.append_token_id", 100_000, "out of range"),
         Case("prompt_format.append_token_id", -1, "out of range"),
         Case("prompt_format.template", "no placeholder", "no {instruction} placeholder"),
+        Case("prompt_format.image_insert_index", 500, "is beyond the end of the"),
     ]
 
     @Test(arguments: cases)
@@ -340,6 +341,18 @@ struct NonRegularFileTests {
             try FileManager.default.createDirectory(atPath: dir + "/config.json", withIntermediateDirectories: false)
         }) { dir in
             #expect(throws: ModelError(file: dir + "/config.json", "not a regular file (a directory)")) { try BadCheckpoint.load(dir) }
+        }
+    }
+
+    /// `reflex quantize` copies side files the loader never reads: a FIFO among them is an error too.
+    @Test func quantizeRefusesAFIFOSideFile() throws {
+        try BadCheckpoint.withCopy(fixture: "openvla-tiny-siglip", { dir in
+            #expect(mkfifo(dir + "/tokenizer.model", 0o600) == 0)
+        }) { dir in
+            let out = dir + "/q"
+            #expect(throws: ModelError(file: dir + "/tokenizer.model", "not a regular file (a FIFO)")) {
+                try CheckpointQuantizer.quantize(source: dir, destination: out)
+            }
         }
     }
 
