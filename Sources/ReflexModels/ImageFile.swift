@@ -6,6 +6,9 @@ import ReflexCore
 public enum ImageFile {
     /// Decodes `path`; errors name the file.
     public static func read(_ path: String) throws -> RGBImage {
+        // A FIFO or device would block the decoder's read forever: regular files only (a missing
+        // file is left to the decoder, which names it).
+        _ = try ModelFile.exists(path)
         var pixels: UnsafeMutablePointer<UInt8>?
         var w: Int32 = 0, h: Int32 = 0
         var err = [CChar](repeating: 0, count: 256)

@@ -199,7 +199,6 @@ public struct OpenVLALoader {
         }
         let layers = try dims.enumerated().map { try linear(PrismaticNames.projector($0.offset + 1), out: $0.element.1, in: $0.element.0, bias: true) }
         let projector = try Projector(kind: kind, layers: layers)
-        let numPatches = encoders[0].transformer.config.numPatches
         // Rotary tables for the positions a prompt can use (``OpenVLAConfig/positionLimit``).
         let llm = try loadLLM(maxPositions: config.positionLimit)
         let actions: ActionTokenizer

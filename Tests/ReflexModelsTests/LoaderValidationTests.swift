@@ -356,6 +356,14 @@ struct NonRegularFileTests {
         }
     }
 
+    /// The image `reflex predict --image` reads: a FIFO is an error, not a hang.
+    @Test func fifoImageIsRejected() throws {
+        let path = NSTemporaryDirectory() + "reflex-fifo-\(UUID().uuidString).png"
+        #expect(mkfifo(path, 0o600) == 0)
+        defer { unlink(path) }
+        #expect(throws: ModelError(file: path, "not a regular file (a FIFO)")) { try ImageFile.read(path) }
+    }
+
     /// Symlinks to regular files (as the Hugging Face cache lays checkpoints out) are fine.
     @Test func symlinksToRegularFilesLoad() throws {
         let src = FixturePaths.checkpoints + "/openvla-tiny-llama"
