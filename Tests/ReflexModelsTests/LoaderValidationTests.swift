@@ -191,6 +191,18 @@ struct HostileConfigTests {
         }
     }
 
+    /// ActionTokenizer's own refusal reaches the user with the file and the key, not as a bare
+    /// "ActionTokenizer: … bins" message.
+    @Test func actionTokenizerRefusalNamesFileAndKey() throws {
+        try BadCheckpoint.withCopy({ try BadCheckpoint.editJSON($0, "config.json") { c in
+            BadCheckpoint.set(&c, "action_tokenizer", ["n_bins": 256, "token_begin": 0, "token_end": 255, "vocab_size": 256])
+        } }) { dir in
+            let e = BadCheckpoint.error(dir)
+            #expect(e?.file == dir + "/config.json" && e?.key == "action_tokenizer.n_bins", "\(String(describing: e))")
+            #expect(e?.message.contains("256 bins need a vocabulary larger than 256") == true, "\(String(describing: e))")
+        }
+    }
+
     /// Not JSON, or JSON that is not an object: the error says so and never has an empty key.
     @Test(arguments: ["{\"model_type\": \"openvla\",", "[1, 2, 3]", "", "\"openvla\"", "{\"model_type\": \"openvla\"} trailing"])
     func unparseableConfigSaysSo(_ text: String) throws {
