@@ -74,9 +74,10 @@ public struct PromptBuilder: Sendable {
             .invalidArgument("instruction of \(instruction.unicodeScalars.count) characters makes a prompt of \(tokens) tokens; with \(imageTokens) image tokens and \(OpenVLAConfig.actionDims) action tokens it exceeds the model's limit of \(positionLimit) positions (at most \(maxPromptTokens) prompt tokens)")
         }
         // Every token spells at most `maxTokenScalars` scalars (×4 for byte-level and normalizers).
-        let lowerBound = instruction.unicodeScalars.count / (4 * Swift.max(1, tokenizer.maxTokenScalars))
+        let prompt = text(instruction)
+        let lowerBound = prompt.unicodeScalars.count / (4 * Swift.max(1, tokenizer.maxTokenScalars))
         if lowerBound > maxPromptTokens { throw tooLong("at least \(lowerBound)") }
-        var ids = tokenizer.encode(text(instruction), addSpecialTokens: addSpecialTokens)
+        var ids = tokenizer.encode(prompt, addSpecialTokens: addSpecialTokens)
         if let appendTokenId, ids.last != appendTokenId { ids.append(appendTokenId) }
         if ids.count > maxPromptTokens { throw tooLong("\(ids.count)") }
         if ids.count < imageInsertIndex {
