@@ -19,6 +19,9 @@ public struct TextConfig: Codable, Sendable, Equatable {
     public var hiddenAct: String? = nil
     /// `mlp_bias` (the decoder's MLP has no biases).
     public var mlpBias: Bool? = nil
+    /// Qwen2's `use_sliding_window` / `sliding_window` (the decoder attends to every position).
+    public var useSlidingWindow: Bool? = nil
+    public var slidingWindow: Int? = nil
 
     enum CodingKeys: String, CodingKey {
         case modelType = "model_type", vocabSize = "vocab_size", hiddenSize = "hidden_size"
@@ -27,6 +30,7 @@ public struct TextConfig: Codable, Sendable, Equatable {
         case rmsNormEps = "rms_norm_eps", ropeTheta = "rope_theta", tieWordEmbeddings = "tie_word_embeddings"
         case maxPositionEmbeddings = "max_position_embeddings", attentionBias = "attention_bias"
         case headDim = "head_dim", hiddenAct = "hidden_act", mlpBias = "mlp_bias"
+        case useSlidingWindow = "use_sliding_window", slidingWindow = "sliding_window"
     }
 
     /// Supported decoder families.
@@ -53,6 +57,8 @@ public struct TextConfig: Codable, Sendable, Equatable {
         headDim = try c.decodeIfPresent(Int.self, forKey: .headDim)
         hiddenAct = try c.decodeIfPresent(String.self, forKey: .hiddenAct)
         mlpBias = try c.decodeIfPresent(Bool.self, forKey: .mlpBias)
+        useSlidingWindow = try c.decodeIfPresent(Bool.self, forKey: .useSlidingWindow)
+        slidingWindow = try c.decodeIfPresent(Int.self, forKey: .slidingWindow)
     }
 
     public init(modelType: String, vocabSize: Int, hiddenSize: Int, intermediateSize: Int, numHiddenLayers: Int,

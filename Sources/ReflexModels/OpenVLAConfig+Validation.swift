@@ -29,7 +29,7 @@ extension OpenVLAConfig {
     /// Keys decoded as `Int` and as `Float`: checked in the raw JSON first, because Foundation's
     /// decoder reports a number that does not fit (2.5 or 1e30 for an Int) without its key.
     static let integerKeys = ["vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
-                              "num_key_value_heads", "max_position_embeddings", "head_dim"].map { "text_config." + $0 }
+                              "num_key_value_heads", "max_position_embeddings", "head_dim", "sliding_window"].map { "text_config." + $0 }
         + ["n_action_bins", "pad_to_multiple_of", "image_sizes[]", "prompt_format.append_token_id", "prompt_format.image_insert_index"]
         + ["n_bins", "vocab_size", "token_begin", "token_end"].map { "action_tokenizer." + $0 }
         + ["image_size", "patch_size", "width", "depth", "heads", "mlp_dim", "registers"].map { "vision_configs[]." + $0 }
@@ -166,6 +166,12 @@ extension OpenVLAConfig {
         // Positions: the image, at least a BOS and the action tokens must fit.
         if let mpe = t.maxPositionEmbeddings {
             try check(mpe, "text_config.max_position_embeddings", (numPatches + 1 + Self.actionDims)...Limits.maxPositionEmbeddings)
+        }
+
+        // Sliding-window attention is not implemented: only accepted when the window covers every
+        // position the runtime uses.
+        if t.useSlidingWindow == true, (t.slidingWindow ?? 0) < positionLimit {
+            throw fail("text_config.use_sliding_window", "sliding-window attention (window \(t.slidingWindow.map(String.init) ?? "unset")) is not supported; the runtime attends to all \(positionLimit) positions")
         }
 
         // Vocabulary padding and action tokens.

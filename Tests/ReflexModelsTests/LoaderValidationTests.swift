@@ -108,6 +108,7 @@ struct HostileConfigTests {
         Case("text_config.max_position_embeddings", 0, "out of range"),
         Case("text_config.hidden_act", "gelu", "unsupported activation"),
         Case("text_config.mlp_bias", true, "not supported"),
+        Case("text_config.use_sliding_window", true, "sliding-window attention (window unset) is not supported"),
         Case("text_config.num_attention_heads", 2.5, "not an integer"),
         Case("text_config.num_attention_heads", 1e30, "not an integer"),
         Case("vision_configs.1.registers", 0.5, "not an integer"),
