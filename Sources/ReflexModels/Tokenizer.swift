@@ -4,6 +4,10 @@ import Foundation
 /// (Llama-2) and byte-level BPE (GPT-2/Qwen2), driven entirely by the file's data — normalizer,
 /// pre-tokenizer, model, post-processor and decoder — so that encode/decode match the `tokenizers`
 /// library.
+///
+/// One file per pipeline stage: `Tokenizer+Loading` (parsing and validating tokenizer.json),
+/// `Tokenizer+Encoding` (added tokens, normalizers), `Tokenizer+PreTokenization`, `Tokenizer+BPE`
+/// (the model, byte fallback), `Tokenizer+Decoding`; `ByteLevelAlphabet` is GPT-2's byte map.
 public final class Tokenizer: @unchecked Sendable {
     public let path: String
     /// Token string → id (model vocabulary plus added tokens).
