@@ -13,6 +13,15 @@ public struct TextConfig: Codable, Sendable, Equatable {
     public var tieWordEmbeddings: Bool?
     public var maxPositionEmbeddings: Int?
     public var attentionBias: Bool?
+    /// `head_dim`, when the file gives it (must be hidden_size / num_attention_heads here).
+    public var headDim: Int? = nil
+    /// `hidden_act` (the decoder implements SiLU only).
+    public var hiddenAct: String? = nil
+    /// `mlp_bias` (the decoder's MLP has no biases).
+    public var mlpBias: Bool? = nil
+    /// Qwen2's `use_sliding_window` / `sliding_window` (the decoder attends to every position).
+    public var useSlidingWindow: Bool? = nil
+    public var slidingWindow: Int? = nil
 
     enum CodingKeys: String, CodingKey {
         case modelType = "model_type", vocabSize = "vocab_size", hiddenSize = "hidden_size"
@@ -20,6 +29,8 @@ public struct TextConfig: Codable, Sendable, Equatable {
         case numAttentionHeads = "num_attention_heads", numKeyValueHeads = "num_key_value_heads"
         case rmsNormEps = "rms_norm_eps", ropeTheta = "rope_theta", tieWordEmbeddings = "tie_word_embeddings"
         case maxPositionEmbeddings = "max_position_embeddings", attentionBias = "attention_bias"
+        case headDim = "head_dim", hiddenAct = "hidden_act", mlpBias = "mlp_bias"
+        case useSlidingWindow = "use_sliding_window", slidingWindow = "sliding_window"
     }
 
     /// Supported decoder families.
@@ -39,10 +50,15 @@ public struct TextConfig: Codable, Sendable, Equatable {
         numAttentionHeads = try c.decodeIfPresent(Int.self, forKey: .numAttentionHeads) ?? 32
         numKeyValueHeads = try c.decodeIfPresent(Int.self, forKey: .numKeyValueHeads)
         rmsNormEps = try c.decodeIfPresent(Float.self, forKey: .rmsNormEps) ?? 1e-6
-        ropeTheta = try c.decodeIfPresent(Double.self, forKey: .ropeTheta)
+        ropeTheta = try Self.decodeRope(decoder, topLevel: try c.decodeIfPresent(Double.self, forKey: .ropeTheta))
         tieWordEmbeddings = try c.decodeIfPresent(Bool.self, forKey: .tieWordEmbeddings)
         maxPositionEmbeddings = try c.decodeIfPresent(Int.self, forKey: .maxPositionEmbeddings)
         attentionBias = try c.decodeIfPresent(Bool.self, forKey: .attentionBias)
+        headDim = try c.decodeIfPresent(Int.self, forKey: .headDim)
+        hiddenAct = try c.decodeIfPresent(String.self, forKey: .hiddenAct)
+        mlpBias = try c.decodeIfPresent(Bool.self, forKey: .mlpBias)
+        useSlidingWindow = try c.decodeIfPresent(Bool.self, forKey: .useSlidingWindow)
+        slidingWindow = try c.decodeIfPresent(Int.self, forKey: .slidingWindow)
     }
 
     public init(modelType: String, vocabSize: Int, hiddenSize: Int, intermediateSize: Int, numHiddenLayers: Int,
@@ -60,6 +76,64 @@ public struct TextConfig: Codable, Sendable, Equatable {
         self.tieWordEmbeddings = tieWordEmbeddings
         self.maxPositionEmbeddings = maxPositionEmbeddings
         self.attentionBias = attentionBias
+    }
+
+    /// RoPE as transformers 4 (`rope_theta`, `rope_scaling`) and 5 (`rope_parameters` with
+    /// `rope_type` and `rope_theta`) write it. Only plain RoPE is implemented: any other
+    /// `rope_type` (linear, dynamic, yarn, llama3, …) or a partial rotary factor is an error naming
+    /// the key, never silently ignored; θ must be finite and positive, and agree where given twice.
+    static func decodeRope(_ decoder: Decoder, topLevel: Double?) throws -> Double? {
+        let c = try decoder.container(keyedBy: RopeKeys.self)
+        var theta = topLevel
+        var source = CodingKeys.ropeTheta.stringValue
+        if let t = topLevel, !(t.isFinite && t > 0) {
+            throw DecodingError.dataCorrupted(.init(codingPath: c.codingPath + [CodingKeys.ropeTheta],
+                                                    debugDescription: "must be a finite positive number, got \(t)"))
+        }
+        for key in [RopeKeys.ropeParameters, .ropeScaling] {
+            guard let p = try c.decodeIfPresent(RopeParameters.self, forKey: key), let t = p.ropeTheta else { continue }
+            if let theta, theta != t {
+                throw DecodingError.dataCorrupted(.init(codingPath: c.codingPath + [key, RopeParameters.Keys.ropeTheta],
+                                                        debugDescription: "\(t) disagrees with \(source) \(theta)"))
+            }
+            theta = t
+            source = key.stringValue + ".rope_theta"
+        }
+        return theta
+    }
+
+    enum RopeKeys: String, CodingKey {
+        case ropeParameters = "rope_parameters", ropeScaling = "rope_scaling"
+    }
+
+    /// `rope_parameters` / `rope_scaling`: only the default RoPE type is accepted.
+    struct RopeParameters: Decodable {
+        var ropeTheta: Double?
+
+        enum Keys: String, CodingKey {
+            case ropeType = "rope_type", type, ropeTheta = "rope_theta", partialRotaryFactor = "partial_rotary_factor"
+        }
+
+        /// Types that mean plain RoPE.
+        static let supported: Set<String> = ["default"]
+
+        init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: Keys.self)
+            for key in [Keys.ropeType, .type] {
+                if let t = try c.decodeIfPresent(String.self, forKey: key), !Self.supported.contains(t) {
+                    throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription:
+                        "unsupported RoPE type \"\(t)\" (this runtime implements only default RoPE)")
+                }
+            }
+            if let f = try c.decodeIfPresent(Double.self, forKey: .partialRotaryFactor), f != 1 {
+                throw DecodingError.dataCorruptedError(forKey: .partialRotaryFactor, in: c, debugDescription:
+                    "partial rotary factor \(f) is not supported (only full-width RoPE, 1.0)")
+            }
+            ropeTheta = try c.decodeIfPresent(Double.self, forKey: .ropeTheta)
+            if let t = ropeTheta, !(t.isFinite && t > 0) {
+                throw DecodingError.dataCorruptedError(forKey: .ropeTheta, in: c, debugDescription: "must be a finite positive number, got \(t)")
+            }
+        }
     }
 
     /// Qwen2 always has q/k/v biases; Llama only with `attention_bias`.
@@ -94,6 +168,10 @@ public struct CausalLM: Sendable {
         guard layers.count == config.numHiddenLayers, norm.count == config.hiddenSize,
               lmHead.inFeatures == config.hiddenSize else {
             throw TensorError.shapeMismatch(op: "CausalLM", "\(layers.count) layers, norm \(norm.shape), lm_head in \(lmHead.inFeatures) for \(config.numHiddenLayers) layers of \(config.hiddenSize)")
+        }
+        let heads = config.numAttentionHeads, kv = config.kvHeads
+        guard heads > 0, kv > 0, config.hiddenSize % heads == 0, heads % kv == 0, config.numHiddenLayers >= 0 else {
+            throw TensorError.invalidArgument("CausalLM: hidden \(config.hiddenSize) with \(heads) heads, \(kv) kv heads, \(config.numHiddenLayers) layers")
         }
         self.config = config
         self.embedTokens = embedTokens

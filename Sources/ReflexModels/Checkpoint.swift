@@ -13,21 +13,18 @@ public final class CheckpointWeights: @unchecked Sendable {
 
     public init(directory: String) throws {
         self.directory = directory
-        let fm = FileManager.default
         let indexPath = directory + "/model.safetensors.index.json"
         let singlePath = directory + "/model.safetensors"
         var shards: [String: SafeTensorsFile] = [:]
         var location: [String: String] = [:]
-        if fm.fileExists(atPath: indexPath) {
-            guard let data = fm.contents(atPath: indexPath),
-                  let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-                throw ModelError(file: indexPath, "not a JSON object")
-            }
+        if let obj = try ModelFile.jsonObject(indexPath) {
             guard let map = obj["weight_map"] as? [String: String] else {
                 throw ModelError(file: indexPath, key: "weight_map", "missing or not an object of strings")
             }
             for file in Set(map.values).sorted() {
-                guard !file.contains("/") else { throw ModelError(file: indexPath, key: "weight_map", "shard name \(file) must be a plain file name") }
+                guard !file.contains("/"), !file.isEmpty, file != ".", file != ".." else {
+                    throw ModelError(file: indexPath, key: "weight_map", "shard name \"\(file)\" must be a plain file name")
+                }
                 let shard = try SafeTensorsFile(path: directory + "/" + file)
                 shards[file] = shard
             }
@@ -37,7 +34,7 @@ public final class CheckpointWeights: @unchecked Sendable {
                 }
                 location[name] = file
             }
-        } else if fm.fileExists(atPath: singlePath) {
+        } else if try ModelFile.exists(singlePath) {
             let file = try SafeTensorsFile(path: singlePath)
             shards["model.safetensors"] = file
             for name in file.tensors.keys { location[name] = "model.safetensors" }

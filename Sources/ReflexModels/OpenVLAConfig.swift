@@ -45,9 +45,14 @@ public struct OpenVLAConfig: Decodable, Sendable {
         public var vocabSize: Int?
         public var tokenBegin: Int?
         public var tokenEnd: Int?
+        /// `type` (only "bins"), and the action range (only [-1, 1] is implemented).
+        public var type: String?
+        public var minAction: Double?
+        public var maxAction: Double?
 
         enum CodingKeys: String, CodingKey {
             case nBins = "n_bins", vocabSize = "vocab_size", tokenBegin = "token_begin", tokenEnd = "token_end"
+            case type, minAction = "min_action", maxAction = "max_action"
         }
     }
 
@@ -63,19 +68,19 @@ public struct OpenVLAConfig: Decodable, Sendable {
         case promptFormat = "prompt_format", actionTokenizer = "action_tokenizer"
     }
 
-    /// Reads and validates `DIR/config.json`.
+    /// Reads and validates `DIR/config.json`: it must be a regular file holding a JSON object, and
+    /// every number the runtime uses is checked (see `validate`); errors name the file and the key.
     public static func load(directory: String) throws -> OpenVLAConfig {
         let path = directory + "/config.json"
-        guard let data = FileManager.default.contents(atPath: path) else { throw ModelError(file: path, "cannot read") }
+        guard let data = try ModelFile.contents(path) else { throw ModelError(file: path, "cannot read: \(String(cString: strerror(ENOENT)))") }
+        // "not valid JSON: …" / "not a JSON object", and numbers that do not fit their type, before
+        // decoding (the decoder reports those without the key).
+        try preflight(try ModelFile.jsonObject(data, file: path), path: path)
         let config: OpenVLAConfig
         do {
             config = try JSONDecoder().decode(OpenVLAConfig.self, from: data)
-        } catch let DecodingError.keyNotFound(key, ctx) {
-            throw ModelError(file: path, key: (ctx.codingPath.map(\.stringValue) + [key.stringValue]).joined(separator: "."), "missing")
-        } catch let DecodingError.typeMismatch(_, ctx) {
-            throw ModelError(file: path, key: ctx.codingPath.map(\.stringValue).joined(separator: "."), "wrong type: \(ctx.debugDescription)")
-        } catch let DecodingError.dataCorrupted(ctx) {
-            throw ModelError(file: path, key: ctx.codingPath.map(\.stringValue).joined(separator: "."), "invalid: \(ctx.debugDescription)")
+        } catch let error as DecodingError {
+            throw modelError(error, file: path)
         } catch {
             throw ModelError(file: path, "cannot decode: \(error)")
         }
@@ -83,25 +88,28 @@ public struct OpenVLAConfig: Decodable, Sendable {
         return config
     }
 
-    func validate(path: String) throws {
-        guard modelType == "openvla" else {
-            throw ModelError(file: path, key: "model_type", "unknown model_type \"\(modelType)\" (supported: openvla)")
+    /// A decoding error as a ``ModelError`` naming the key (`text_config.rope_parameters.rope_type`,
+    /// `vision_configs[1].width`); never an empty key.
+    static func modelError(_ error: DecodingError, file: String) -> ModelError {
+        func key(_ path: [CodingKey], _ last: CodingKey? = nil) -> String? {
+            var s = ""
+            for k in path + (last.map { [$0] } ?? []) {
+                if let i = k.intValue, k.stringValue.hasPrefix("Index ") || k.stringValue == "\(i)" { s += "[\(i)]" } else { s += (s.isEmpty ? "" : ".") + k.stringValue }
+            }
+            return s.isEmpty ? nil : s
         }
-        guard TextConfig.supportedTypes.contains(textConfig.modelType) else {
-            throw ModelError(file: path, key: "text_config.model_type", "unknown model_type \"\(textConfig.modelType)\" (supported: \(TextConfig.supportedTypes.joined(separator: ", ")))")
-        }
-        guard Projector.Kind(archSpecifier: archSpecifier) != nil else {
-            throw ModelError(file: path, key: "arch_specifier", "unknown projector in \"\(archSpecifier)\" (supported: \(Projector.Kind.allCases.map(\.rawValue).joined(separator: ", ")))")
-        }
-        let encoders = try visionEncoders(path: path)
-        for (i, e) in encoders.enumerated() {
-            do { try e.validate() } catch { throw ModelError(file: path, key: "vision_configs[\(i)]", "\(error)") }
-        }
-        if let spec = actionTokenizer, let b = spec.tokenBegin, let e = spec.tokenEnd, e - b + 1 != actionBins {
-            throw ModelError(file: path, key: "action_tokenizer", "token range [\(b), \(e)] does not hold \(actionBins) bins")
-        }
-        if let s = imageResizeStrategy, s != "resize-naive" {
-            throw ModelError(file: path, key: "image_resize_strategy", "unsupported \"\(s)\" (supported: resize-naive)")
+        switch error {
+        case let .keyNotFound(k, ctx):
+            return ModelError(file: file, key: key(ctx.codingPath, k), "missing")
+        case let .typeMismatch(type, ctx):
+            return ModelError(file: file, key: key(ctx.codingPath), "wrong type (expected \(type)): \(ctx.debugDescription)")
+        case let .valueNotFound(type, ctx):
+            return ModelError(file: file, key: key(ctx.codingPath), "null where \(type) is required")
+        case let .dataCorrupted(ctx):
+            if let k = key(ctx.codingPath) { return ModelError(file: file, key: k, "invalid: \(ctx.debugDescription)") }
+            return ModelError(file: file, "cannot decode (a value that does not fit its key's type?): \(ModelFile.reason(error))")
+        @unknown default:
+            return ModelError(file: file, "cannot decode: \(error)")
         }
     }
 
@@ -116,6 +124,19 @@ public struct OpenVLAConfig: Decodable, Sendable {
 
     /// Vocabulary size without padding: action tokens count down from here.
     public var unpaddedVocabSize: Int { textConfig.vocabSize - (padToMultipleOf ?? 0) }
+
+    /// The key `actionBins` comes from (for error messages).
+    var actionBinsKey: String { actionTokenizer?.nBins != nil ? "action_tokenizer.n_bins" : "n_action_bins" }
+
+    /// The key `actionVocabTop` comes from (for error messages).
+    var actionVocabTopKey: String {
+        if let spec = actionTokenizer {
+            if spec.tokenEnd != nil { return "action_tokenizer.token_end" }
+            if spec.tokenBegin != nil { return "action_tokenizer.token_begin" }
+            if spec.vocabSize != nil { return "action_tokenizer.vocab_size" }
+        }
+        return padToMultipleOf != nil ? "pad_to_multiple_of" : "text_config.vocab_size"
+    }
 
     /// Number of action bins.
     public var actionBins: Int { actionTokenizer?.nBins ?? nActionBins ?? 256 }

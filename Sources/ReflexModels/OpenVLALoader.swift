@@ -72,16 +72,47 @@ public struct OpenVLALoader {
 
     /// Per-encoder pixel statistics from preprocessor_config.json (`means`, `stds`), when present.
     /// Checkpoints carry their own (OpenVLA-7B's DINOv2 statistics are bf16-rounded ImageNet values).
-    func pixelStatistics(encoders: Int) throws -> [(mean: [Float], std: [Float])]? {
+    /// Every number is checked: one list of 3 finite means and 3 finite stds (> 0) per encoder, and
+    /// `input_sizes` / `image_resize_strategy`, when given, must agree with config.json.
+    func pixelStatistics(encoders: [VisionConfig]) throws -> [(mean: [Float], std: [Float])]? {
         let path = directory + "/preprocessor_config.json"
-        guard let data = FileManager.default.contents(atPath: path) else { return nil }
-        guard let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-            throw ModelError(file: path, "not a JSON object")
+        guard let obj = try ModelFile.jsonObject(path) else { return nil }
+        func fail(_ key: String, _ message: String) -> ModelError { ModelError(file: path, key: key, message) }
+        if let sizes = obj["input_sizes"] {
+            guard let lists = sizes as? [[Any]], lists.count == encoders.count else {
+                throw fail("input_sizes", "must be \(encoders.count) lists [3, height, width]")
+            }
+            for (i, (l, e)) in zip(lists, encoders).enumerated() {
+                let n = l.compactMap { JSONNumber.integer($0) }
+                guard n == [3, e.imageSize, e.imageSize] else {
+                    throw fail("input_sizes[\(i)]", "\(l) disagrees with config.json's image size \(e.imageSize) (expected [3, \(e.imageSize), \(e.imageSize)])")
+                }
+            }
         }
-        guard let means = obj["means"] as? [[Double]], let stds = obj["stds"] as? [[Double]] else { return nil }
-        guard means.count == encoders, stds.count == encoders, (means + stds).allSatisfy({ $0.count == 3 }),
-              stds.joined().allSatisfy({ $0 > 0 }) else {
-            throw ModelError(file: path, key: "means", "needs \(encoders) lists of 3 means and 3 positive stds")
+        if let s = obj["image_resize_strategy"], (s as? String) != "resize-naive" {
+            throw fail("image_resize_strategy", "unsupported \(s) (supported: resize-naive)")
+        }
+        let meansAny = obj["means"], stdsAny = obj["stds"]
+        if meansAny == nil && stdsAny == nil { return nil }
+        func lists(_ v: Any?, _ key: String) throws -> [[Double]] {
+            guard let outer = v as? [Any], outer.count == encoders.count else {
+                throw fail(key, "must be \(encoders.count) list\(encoders.count == 1 ? "" : "s") of 3 numbers (one per encoder)")
+            }
+            return try outer.enumerated().map { i, inner in
+                guard let l = inner as? [Any], l.count == 3 else { throw fail("\(key)[\(i)]", "must be a list of 3 numbers") }
+                return try l.enumerated().map { j, x in
+                    guard let d = JSONNumber.double(x), d.isFinite, abs(d) <= 1e4 else {
+                        throw fail("\(key)[\(i)][\(j)]", "\(x) is not a finite number of at most 1e4 in magnitude")
+                    }
+                    return d
+                }
+            }
+        }
+        let means = try lists(meansAny, "means"), stds = try lists(stdsAny, "stds")
+        for (i, s) in stds.enumerated() {
+            for (j, x) in s.enumerated() where !(x >= 1e-4) {
+                throw fail("stds[\(i)][\(j)]", "\(x) must be at least 1e-4 (it divides every pixel)")
+            }
         }
         return zip(means, stds).map { (mean: $0.map(Float.init), std: $1.map(Float.init)) }
     }
@@ -155,7 +186,7 @@ public struct OpenVLALoader {
     public func load() throws -> OpenVLA {
         let configPath = directory + "/config.json"
         let visionConfigs = try config.visionEncoders(path: configPath)
-        let stats = try pixelStatistics(encoders: visionConfigs.count)
+        let stats = try pixelStatistics(encoders: visionConfigs)
         let encoders = try visionConfigs.enumerated().map { try loadEncoder($0.offset, $0.element, statistics: stats?[$0.offset]) }
         let kind = Projector.Kind(archSpecifier: config.archSpecifier)!
         let width = encoders.reduce(0) { $0 + $1.transformer.config.width }
@@ -168,14 +199,16 @@ public struct OpenVLALoader {
         }
         let layers = try dims.enumerated().map { try linear(PrismaticNames.projector($0.offset + 1), out: $0.element.1, in: $0.element.0, bias: true) }
         let projector = try Projector(kind: kind, layers: layers)
-        let numPatches = encoders[0].transformer.config.numPatches
-        // Rotary tables for the positions a prompt can use: image tokens plus a generous text budget
-        // (not the model's 32k context, which would cost time and memory at every load).
-        let positions = Swift.min(config.textConfig.maxPositionEmbeddings ?? Int.max, numPatches + 1024)
-        let llm = try loadLLM(maxPositions: positions)
-        let actions = try ActionTokenizer(vocabSize: config.actionVocabTop, bins: config.actionBins)
+        // Rotary tables for the positions a prompt can use (``OpenVLAConfig/positionLimit``).
+        let llm = try loadLLM(maxPositions: config.positionLimit)
+        let actions: ActionTokenizer
+        do {
+            actions = try ActionTokenizer(vocabSize: config.actionVocabTop, bins: config.actionBins)
+        } catch {
+            throw ModelError(file: configPath, key: config.actionBinsKey, "\(error)")
+        }
         guard actions.tokenRange.lowerBound >= 0, actions.tokenRange.upperBound <= config.textConfig.vocabSize else {
-            throw ModelError(file: configPath, key: "n_action_bins", "action tokens \(actions.tokenRange) fall outside the vocabulary of \(config.textConfig.vocabSize)")
+            throw ModelError(file: configPath, key: config.actionVocabTopKey, "action tokens \(actions.tokenRange) fall outside the vocabulary of \(config.textConfig.vocabSize)")
         }
         return try OpenVLA(encoders: encoders, projector: projector, llm: llm, actionTokenizer: actions,
                            actionHead: try head(embed: llm.embedTokens, rows: actions.tokenRange),

@@ -85,7 +85,8 @@ public enum CheckpointQuantizer {
             defer { done += 1; progress(done, layout.count) }
             return try producers[i]()
         }
-        for file in sidecarFiles where fm.fileExists(atPath: source + "/" + file) {
+        // Regular files only (a FIFO or device among them would hang or never end the copy).
+        for file in sidecarFiles where try ModelFile.exists(source + "/" + file) {
             let dst = destination + "/" + file
             try? fm.removeItem(atPath: dst)
             do { try fm.copyItem(atPath: source + "/" + file, toPath: dst) } catch {

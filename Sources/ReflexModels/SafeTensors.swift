@@ -47,12 +47,9 @@ public final class SafeTensorsFile: @unchecked Sendable {
     /// Maps and validates `path`.
     public init(path: String) throws {
         self.path = path
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { throw ModelError(file: path, "cannot open: \(String(cString: strerror(errno)))") }
+        // Regular files only: a FIFO or device named like a shard would block or never end.
+        let (fd, size) = try ModelFile.openRegular(path)
         defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw ModelError(file: path, "cannot stat: \(String(cString: strerror(errno)))") }
-        let size = Int(st.st_size)
         guard size >= 8 else { throw ModelError(file: path, "file is \(size) bytes, shorter than the 8-byte header length") }
         guard let map = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), map != MAP_FAILED else {
             throw ModelError(file: path, "mmap failed: \(String(cString: strerror(errno)))")

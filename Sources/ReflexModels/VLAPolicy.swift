@@ -16,7 +16,7 @@ public final class VLAPolicy {
         let loader = try OpenVLALoader(directory: directory, precision: precision)
         self.directory = directory
         statistics = try loader.config.statistics(unnormKey: unnormKey, path: directory + "/config.json")
-        prompt = PromptBuilder(tokenizer: try Tokenizer(directory: directory), config: loader.config)
+        prompt = try PromptBuilder(tokenizer: try Tokenizer(directory: directory), config: loader.config)
         model = try loader.load()
         self.precision = loader.precision
     }
@@ -36,9 +36,10 @@ public final class VLAPolicy {
         if let cached = promptCache[instruction] {
             ids = cached
         } else {
-            ids = prompt.ids(instruction)
+            ids = try prompt.ids(instruction)
             promptCache[instruction] = ids
         }
+        try model.checkPromptFits(promptTokens: ids.count)
         let p = try model.predict(image: image, promptIds: ids)
         let action = try statistics?.unnormalize(p.normalizedAction) ?? p.normalizedAction
         return Step(action: action, normalizedAction: p.normalizedAction, tokens: p.tokens, timings: p.timings)

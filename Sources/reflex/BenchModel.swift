@@ -72,7 +72,7 @@ struct BenchModel: ParsableCommand {
             precision = loader.precision
             vla = try loader.load()
             if promptTokens == nil, FileManager.default.fileExists(atPath: model + "/tokenizer.json") {
-                promptIds = PromptBuilder(tokenizer: try Tokenizer(directory: model), config: loader.config).ids(instruction)
+                promptIds = try PromptBuilder(tokenizer: try Tokenizer(directory: model), config: loader.config).ids(instruction)
             } else {
                 promptIds = Self.syntheticPrompt(promptTokens ?? 20, vocab: vla.llm.config.vocabSize)
             }

@@ -48,7 +48,7 @@ struct Predict: ParsableCommand {
         let vla = try loader.load()
         let loadMs = Double(monotonicNanos() - t0) / 1e6
         log.info("loaded \(model) (\(loader.isQuantizedCheckpoint ? "int8 checkpoint" : quant.rawValue)) in \(String(format: "%.0f", loadMs)) ms")
-        let ids = PromptBuilder(tokenizer: tokenizer, config: loader.config).ids(instruction)
+        let ids = try PromptBuilder(tokenizer: tokenizer, config: loader.config).ids(instruction)
         let prediction = try vla.predict(image: rgb, promptIds: ids, actionTokensOnly: actionTokensOnly)
         let action = try stats?.unnormalize(prediction.normalizedAction) ?? prediction.normalizedAction
         if json {

@@ -46,11 +46,11 @@ struct OpenVLAFixtureTests {
         let dir = Self.directory(name)
         let loader = try OpenVLALoader(directory: dir, precision: .fp32)
         let vla = try loader.load()
-        let prompt = PromptBuilder(tokenizer: try Tokenizer(directory: dir), config: loader.config)
+        let prompt = try PromptBuilder(tokenizer: try Tokenizer(directory: dir), config: loader.config)
         let ref = try SafeTensorsFile(path: dir + "/reference.safetensors")
         for (i, c) in try Self.reference(name).cases.enumerated() {
             let image = try ImageFile.read(dir + "/" + c.image)
-            let ids = prompt.ids(c.instruction)
+            let ids = try prompt.ids(c.instruction)
             #expect(ids == c.inputIds, "\(name) case \(i): prompt ids")
             let pixels = try vla.preprocess(image)
             for (j, key) in ["pixel_values_dino", "pixel_values_siglip"].enumerated() where ref.tensors["case\(i).\(key)"] != nil {
@@ -96,7 +96,7 @@ struct OpenVLAFixtureTests {
         let fromFile = try OpenVLALoader(directory: out, precision: .fp32)
         #expect(fromFile.isQuantizedCheckpoint && fromFile.precision == .int8)
         let (a, b) = (try atLoad.load(), try fromFile.load())
-        let prompt = PromptBuilder(tokenizer: try Tokenizer(directory: out), config: fromFile.config)
+        let prompt = try PromptBuilder(tokenizer: try Tokenizer(directory: out), config: fromFile.config)
         let ref = try SafeTensorsFile(path: dir + "/reference.safetensors")
         var identical = 0
         let cases = try Self.reference(name).cases
