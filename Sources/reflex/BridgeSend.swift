@@ -19,7 +19,7 @@ struct BridgeSend: ParsableCommand {
 
     @OptionGroup var options: BridgeOptions
 
-    @Option(help: "Comma-separated goal positions, one per joint (0...65535; the controller clamps).")
+    @Option(help: "Comma-separated goal positions, one per joint (reflex: 0...65535, the controller clamps to its limits and reports it; feetech: 0...4095, the servo's range).")
     var targets: String
 
     @Option(help: "Comma-separated servo IDs (default 1..N).")
@@ -60,7 +60,9 @@ struct BridgeSend: ParsableCommand {
                 return v
             }
         }
-        let t = try list(targets, "--targets", max: 65535)
+        // A direct bus has no controller to clamp and report: a value the servo cannot take is refused
+        // here rather than silently clamped on the wire.
+        let t = try list(targets, "--targets", max: options.isFeetech ? 4095 : 65535)
         guard (1...BridgeWire.maxJoints).contains(t.count) else {
             throw ValidationError("--targets: \(t.count) values; the controller takes 1...\(BridgeWire.maxJoints) joints")
         }
@@ -97,7 +99,7 @@ struct BridgeSend: ParsableCommand {
             // A direct bus: exactly one SYNC_WRITE of Goal_Position per send, nothing else.
             let bus = try options.connectFeetech()
             let ids = (0..<config.ids.count).map { config.ids[$0] }
-            let positions = (0..<targets.count).map { Int(targets[$0]) }
+            let positions = (0..<targets.count).map { Int(targets[$0]) }  // 0...4095, checked in parsed()
             try bridgeRuntime {
                 for i in 0..<count {
                     if i > 0 { usleep(UInt32(intervalMs) * 1000) }
