@@ -79,7 +79,7 @@ public final class FeetechBus {
     /// Drops whatever is waiting on the port (late replies, the echo of earlier writes on a
     /// half-duplex adapter) so a read only sees the answers to its own request.
     func discardInput() throws {
-        while !(try port.read(timeoutMs: 0)).isEmpty {}
+        for _ in 0..<64 where !(try port.read(timeoutMs: 0)).isEmpty {}  // bounded: a babbling line cannot hold us here
         parser = FeetechStatusParser()
     }
 

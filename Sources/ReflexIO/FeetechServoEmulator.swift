@@ -13,7 +13,8 @@ import Glibc
 /// - WRITE / SYNC_WRITE → the registers are written; with Torque_Enable = 1, Present_Position follows
 ///   Goal_Position at once (an ideal servo).
 /// Positions are stored sign-magnitude, as the STS register is. The independent Python twin for the
-/// end-to-end tests is scripts/feetech_servo_emulator.py.
+/// end-to-end tests is scripts/feetech_servo_emulator.py. The servo thread keeps the emulator alive until
+/// `stop()`; the pty closes when the last reference goes after that.
 public final class FeetechServoEmulator: @unchecked Sendable {
     /// One instruction packet received from the host.
     public struct Packet: Equatable, Sendable, CustomStringConvertible {
@@ -44,8 +45,6 @@ public final class FeetechServoEmulator: @unchecked Sendable {
         let thread = Thread { [self] in serve() }
         thread.start()
     }
-
-    deinit { stop() }
 
     /// The device path the host opens.
     public var path: String { pty.slavePath }
