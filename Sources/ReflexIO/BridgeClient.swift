@@ -8,7 +8,26 @@ public enum BridgeError: Error, CustomStringConvertible {
     public var description: String {
         switch self {
         case .timeout(let what): "no reply from the motor controller: \(what)"
-        case .refused(let t, let r): "the motor controller refused \(t): \(r)"
+        case .refused(let t, let r): "the motor controller refused \(t): \(r) (\(r.explanation))"
+        }
+    }
+}
+
+extension NackReason {
+    /// What the refusal means, for error messages (PROTOCOL.md, NACK reasons).
+    public var explanation: String {
+        switch self {
+        case .notConfigured: "not configured"
+        case .torqueOff: "torque is off"
+        case .jointCountMismatch: "joint count differs from the configuration"
+        case .invalidLimits: "invalid limits"
+        case .invalidIDs: "invalid servo IDs"
+        case .invalidWatchdog: "invalid watchdog settings"
+        case .torqueEnabled: "torque is on: configure needs torque off"
+        case .watchdogTripped: "the watchdog tripped: enable torque again first"
+        case .unsupported: "not a host-to-controller message"
+        case .positionsUnknown: "not every servo answered the controller's position read: check power, cables, IDs"
+        case .positionOutOfLimits: "a joint's measured position is outside its configured limits: move it by hand into range"
         }
     }
 }

@@ -136,7 +136,8 @@ import Testing
         let status = try client.requestStatus().status
         #expect(status.flags.contains(.configured) && !status.flags.contains(.torqueEnabled))
         // The controller refuses on its own too, should a host skip the check.
-        #expect(throws: BridgeError.self) { try client.request(.torque(enable: true)) }
+        let refusal = try #require(throws: BridgeError.self) { try client.request(.torque(enable: true)) }
+        #expect(refusal.description == "the motor controller refused torque: positionOutOfLimits (a joint's measured position is outside its configured limits: move it by hand into range)")
         #expect(far.writes.isEmpty)
     }
 
