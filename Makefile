@@ -82,8 +82,8 @@ test-v4l2: deps
 	$(SWIFT) build --product reflex
 	python3 scripts/test-v4l2.py --reflex $(BUILD_DIR)/debug/reflex --work .build-v4l2
 
-# The robot loop end to end: replay camera → trained policy → safety → Feetech bus on a pty, every
-# byte decoded independently (scripts/loop_e2e.py).
+# The robot loop end to end: replay camera → trained policy → safety → Feetech bus on a pty where emulated
+# servos answer (scripts/feetech_servo_emulator.py), every byte decoded independently (scripts/loop_e2e.py).
 test-loop: deps
 	$(SWIFT) build --product reflex
 	python3 scripts/loop_e2e.py --reflex $(BUILD_DIR)/debug/reflex
@@ -121,7 +121,8 @@ firmware:
 	bash scripts/firmware.sh $(FW_DIR)
 
 # Hardware in the loop: the firmware under qemu-system-arm, USART1 on a pty driven by `reflex bridge`,
-# USART2 (servo bus) captured and decoded independently. About 5 s after the builds.
+# USART2 (servo bus) on a pty where emulated servos answer its position reads; every servo-bus byte
+# decoded independently. About 6 s after the builds.
 hil: deps firmware
 	$(SWIFT) build --scratch-path $(FW_SCRATCH) --product reflex
 	python3 scripts/hil.py --reflex $(FW_SCRATCH)/debug/reflex --elf $(FW_DIR)/reflex-fw.elf --out $(FW_DIR)/hil --json-out $(FW_DIR)/hil.json

@@ -1,15 +1,20 @@
 #!/usr/bin/env python3
 """Hardware in the loop: the real firmware ELF under qemu-system-arm (netduinoplus2, STM32F405),
-USART1 on a pseudo-terminal driven by the real host code (`reflex bridge …`), USART2 (the servo bus)
-captured to a file and decoded with an independent Feetech decoder (scripts/hil_wire.py).
+USART1 on a pseudo-terminal driven by the real host code (`reflex bridge …`), USART2 (the servo bus) on
+a second pseudo-terminal where emulated STS3215 servos answer (scripts/feetech_servo_emulator.py); every
+byte the firmware puts on the servo bus is recorded and decoded with an independent Feetech decoder
+(scripts/hil_wire.py).
 
     python3 scripts/hil.py --reflex .build-fw/debug/reflex --elf .build-firmware/reflex-fw.elf
 
-Asserts: starts safe (nothing on the bus before configure+enable), goal positions arrive as exact
-SYNC_WRITE frames (clamped to the configured limits), status reports arrive at 10 Hz, a corrupted
-frame and an oversize run are rejected and counted, the watchdog holds within its window when the
-host goes silent and cuts torque after the delay, streaming resumes after re-enable. Prints the
-host→firmware→status round trip and the watchdog timings. Exit 0 only if every check passed.
+Asserts: starts safe (nothing on the bus before configure), the pose is read (SYNC_READ of
+Present_Position) after configure and reported in STATUS, torque goes on only from that pose (goals set
+to it first), goal positions arrive as exact SYNC_WRITE frames (clamped to the configured limits), status
+reports arrive at 10 Hz, a corrupted frame and an oversize run are rejected and counted, the watchdog
+holds within its window when the host goes silent and cuts torque after the delay, the pose is read
+again with torque off, an arm moved outside its limits keeps torque off (NACK), streaming resumes after
+re-enable. Prints the host→firmware→status round trip and the watchdog timings. Exit 0 only if every
+check passed.
 """
 import argparse
 import json
@@ -22,6 +27,7 @@ import tty
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import hil_wire as W  # noqa: E402
+from feetech_servo_emulator import FeetechServoEmulator  # noqa: E402
 
 WINDOW_MS, DELAY_MS, STATUS_MS = 500, 1000, 100
 failures = []
@@ -48,23 +54,33 @@ def main():
     t_start = time.monotonic()
     qemu = subprocess.Popen(
         ["qemu-system-arm", "-M", "netduinoplus2", "-nographic", "-kernel", a.elf, "-monitor", "none",
-         "-serial", "pty", "-serial", f"file:{servo_path}"],
+         "-serial", "pty", "-serial", "pty"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     pty = None
+    servos = None
     try:
-        line = qemu.stdout.readline()
-        m = re.search(r"(/dev/pts/\d+)", line)
-        if not m:
-            print("hil: qemu did not report a pty:", line, qemu.stdout.read() if qemu.poll() is not None else "")
-            return 1
-        pty = m.group(1)
-        print(f"hil: qemu {a.elf} USART1 on {pty}, USART2 → {servo_path}")
+        ptys = []
+        while len(ptys) < 2:
+            line = qemu.stdout.readline()
+            m = re.search(r"(/dev/pts/\d+)", line)
+            if not m:
+                print("hil: qemu did not report two ptys:", line, qemu.stdout.read() if qemu.poll() is not None else "")
+                return 1
+            ptys.append(m.group(1))
+        pty, servo_pty = ptys
+        print(f"hil: qemu {a.elf} USART1 on {pty}, USART2 (servo bus) on {servo_pty} → emulated servos, recorded to {servo_path}")
         # Keep the pty's slave side open for the whole run so qemu sees one continuous connection
         # (it drops the link on hang-up); raw, so the line discipline never echoes.
         holder = os.open(pty, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
         tty.setraw(holder)
-        return run(a, pty, holder, servo_path, t_start)
+        bus = os.open(servo_pty, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+        tty.setraw(bus)
+        # The arm at rest, torque off, away from the centre but inside the limits (500…3500).
+        servos = FeetechServoEmulator(bus, START, record=servo_path).start()
+        return run(a, pty, holder, servos, t_start)
     finally:
+        if servos:
+            servos.stop()
         qemu.terminate()
         try:
             qemu.wait(5)
@@ -72,18 +88,21 @@ def main():
             qemu.kill()
 
 
-def reflex(a, pty, *args):
+START = {1: 600, 2: 2000, 3: 3400}
+
+
+def reflex(a, pty, *args, expect_rc=0):
     cmd = [a.reflex, "bridge", *args, "--port", pty, "--json"]
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
-    if p.returncode != 0:
+    if p.returncode != expect_rc:
         print(f"hil: {' '.join(cmd)} exited {p.returncode}\n{p.stderr}", flush=True)
         raise SystemExit(1)
-    return json.loads(p.stdout)
+    return json.loads(p.stdout) if expect_rc == 0 else p.stderr
 
 
-def servo_packets(path):
-    with open(path, "rb") as f:
-        return W.feetech_decode(f.read())
+def servo_packets(servos):
+    with servos.lock:
+        return W.feetech_decode(bytes(servos.raw))
 
 
 def torque_writes(ids, on):
@@ -101,12 +120,14 @@ def summarize(pkts):
             out.append(("write", p["id"], p["addr"], p["data"]))
         elif p["kind"] == "sync_write":
             out.append(("sync", p["addr"], tuple(p["items"])))
+        elif p["kind"] == "sync_read":
+            out.append(("read", p["addr"], p["len"], tuple(p["ids"])))
         else:
             out.append(("other", p["id"], p["instr"]))
     return out
 
 
-def run(a, pty, holder, servo_path, t_start):
+def run(a, pty, holder, servos, t_start):
     ids = [1, 2, 3]
     lo, hi = 500, 3500
     expected = []  # servo-bus packets, in order
@@ -114,33 +135,47 @@ def run(a, pty, holder, servo_path, t_start):
     print("hil: 1. boot state")
     p = reflex(a, pty, "ping", "--count", "10")
     st = p["status"]
-    check(st["firmware_version"] == "1.0.0", f"firmware version 1.0.0 (got {st['firmware_version']})")
+    check(st["firmware_version"] == "2.0.0", f"firmware version 2.0.0 (got {st['firmware_version']})")
     check(not st["configured"] and not st["torque_enabled"] and st["watchdog"] == "disarmed",
           "starts unconfigured, torque off, watchdog disarmed")
-    check(servo_packets(servo_path) == ([], 0), "nothing on the servo bus before configure + enable")
+    check(not st["positions_measured"] and st["measured"] == [], "no pose before configure")
+    check(servo_packets(servos) == ([], 0), "nothing on the servo bus before configure")
     rtt_boot = p["rtt_ms"]
 
     print("hil: 2. configure, enable, stream targets")
     sets = [[2048, 1000, 3000], [3900, 100, 2000], [1024, 2048, 3072]]
     acked_at = None
+    last = None
     for i, t in enumerate(sets):
         extra = ["--ids", "1,2,3", "--limits", f"{lo}:{hi}"] if i == 0 else []
         r = reflex(a, pty, "send", "--targets", ",".join(map(str, t)), *extra)
         if i == 0:
             check(r["configured"] and r["enabled"], "first send configured the controller and enabled torque")
-        if r["enabled"]:
-            expected += torque_writes(ids, True)
+            check(r["status"]["positions_measured"] and r["status"]["measured"] == [START[j] for j in ids],
+                  f"STATUS carries the pose measured before torque on ({r['status']['measured']})")
+        if r["enabled"]:  # goals = the measured pose (where the servos are), then torque on
+            expected += goal(ids, [START[j] for j in ids] if i == 0 else last) + torque_writes(ids, True)
         clamped = [min(max(v, lo), hi) for v in t]
         expected += goal(ids, clamped)
+        last = clamped
         check(r["status"]["applied"] == clamped, f"status reports applied {clamped}")
         check(r["clamped"] == sum(v != c for v, c in zip(t, clamped)), f"ack reports {r['clamped']} clamped")
         acked_at = r["acked_at"]
     r = reflex(a, pty, "send", "--targets", "1500,1600,1700", "--count", "10", "--interval-ms", "30")
     if r["enabled"]:
-        expected += torque_writes(ids, True)
+        expected += goal(ids, last) + torque_writes(ids, True)
     expected += goal(ids, [1500, 1600, 1700]) * 10
     acked_at = r["acked_at"]
     check(r["status"]["torque_enabled"] and r["status"]["watchdog"] == "armed", "armed while streaming")
+    pkts = summarize(servo_packets(servos)[0])
+    reads = [p for p in pkts if p[0] == "read"]
+    first_write = next((k for k, p in enumerate(pkts) if p[0] != "read"), len(pkts))
+    check(len(reads) >= 1 and pkts[0] == ("read", 56, 2, (1, 2, 3)) and first_write > 0,
+          f"after configure the firmware read the pose first: SYNC_READ Present_Position (56, 2 bytes) of 1, 2, 3 ({len(reads)} reads)")
+    check(pkts[first_write] == expected[0], f"then goals = the measured pose {[START[i] for i in ids]}, before torque on")
+    torque_on_at = first_write + 1
+    check(all(p[0] != "read" for p in pkts[torque_on_at:]), "no reads while torque is on (the bus carries the goals)")
+    check(servos.torque(1) and servos.position(1) == 1500, "the emulated servos follow: torque on, servo 1 at the last goal")
 
     print("hil: 3. watchdog: the host goes silent")
     mon = reflex(a, pty, "monitor", "--duration", "2.2")
@@ -168,6 +203,10 @@ def run(a, pty, holder, servo_path, t_start):
         check(off["watchdog_trips"] == hold["watchdog_trips"] >= 1 and not off["torque_enabled"], "torque reported off")
     expected += goal(ids, [1500, 1600, 1700])  # hold: the last applied goal again
     expected += torque_writes(ids, False)
+    time.sleep(0.3)
+    st = reflex(a, pty, "ping", "--count", "1")["status"]
+    check(st["positions_measured"] and st["measured"] == [1500, 1600, 1700] and st["measured_age_ms"] <= 200,
+          f"torque off: the pose is read again ({st['measured']}, {st['measured_age_ms']} ms old)")
 
     print("hil: 4. corrupted frame and oversize run")
     before = reflex(a, pty, "ping", "--count", "1")["status"]
@@ -183,20 +222,36 @@ def run(a, pty, holder, servo_path, t_start):
     check(after["bad_frames"] == before["bad_frames"], "no other frame errors")
     check(after["watchdog"] == "torque_off" and after["applied"] == [1500, 1600, 1700], "corrupt input changed nothing")
 
-    print("hil: 5. re-enable and stream again")
+    print("hil: 5. the arm is moved outside its limits while torque is off")
+    servos.set_position(2, 3900)  # limits 500…3500
+    time.sleep(0.3)
+    st = reflex(a, pty, "ping", "--count", "1")["status"]
+    check(st["measured"] == [1500, 3900, 1700], f"STATUS reports the moved joint ({st['measured']})")
+    err = reflex(a, pty, "send", "--targets", "2000,2100,2200", expect_rc=1)
+    check("refused" in err and "positionOutOfLimits" in err, f"torque refused by the firmware: {err.strip().splitlines()[-1:]}")
+    check(not servos.torque(2), "torque stays off")
+    servos.set_position(2, 2150)  # moved back by hand
+    time.sleep(0.3)
+
+    print("hil: 6. re-enable and stream again")
     r = reflex(a, pty, "send", "--targets", "2000,2100,2200")
     check(r["enabled"] and not r["configured"], "send re-enabled torque without reconfiguring")
     check(r["status"]["watchdog"] == "armed" and r["status"]["applied"] == [2000, 2100, 2200], "streaming resumed")
-    expected += torque_writes(ids, True) + goal(ids, [2000, 2100, 2200])
+    expected += goal(ids, [1500, 2150, 1700]) + torque_writes(ids, True) + goal(ids, [2000, 2100, 2200])
 
-    print("hil: 6. round trip")
+    print("hil: 7. round trip")
     p = reflex(a, pty, "ping", "--count", "50")
     rtt = p["rtt_ms"]
 
-    print("hil: 7. the servo bus, decoded independently")
-    pkts, junk = servo_packets(servo_path)
-    got = summarize(pkts)
+    print("hil: 8. the servo bus, decoded independently")
+    pkts, junk = servo_packets(servos)
+    all_pkts = summarize(pkts)
+    got = [p for p in all_pkts if p[0] != "read"]
+    reads = [p for p in all_pkts if p[0] == "read"]
     check(junk == 0, f"servo bus: {len(pkts)} valid Feetech packets, {junk} stray bytes")
+    check(all(p == ("read", 56, 2, (1, 2, 3)) for p in reads) and len(reads) >= 5,
+          f"{len(reads)} position reads, each SYNC_READ Present_Position (56, 2 bytes) of 1, 2, 3")
+    check(servos.bad_checksums == 0 and len(servos.packets) == len(pkts), "the emulated servos saw the same packets, none corrupt")
     if not check(got == expected, f"servo bus carries exactly the {len(expected)} expected packets in order"):
         for i, (g, e) in enumerate(zip(got + [None] * len(expected), expected + [None] * len(got))):
             if g != e:
@@ -212,6 +267,7 @@ def run(a, pty, holder, servo_path, t_start):
         "watchdog_hold_after_ms": round(trip_ms, 1) if trip_ms else None,
         "watchdog_torque_off_after_ms": round(off_ms, 1) if off_ms else None,
         "servo_packets": len(pkts),
+        "position_reads": len(reads),
         "seconds": round(time.monotonic() - t_start, 1),
     }
     print(f"hil: round trip host→firmware→status under qemu: min {rtt['min']:.2f} ms, median {rtt['median']:.2f} ms, "

@@ -9,7 +9,7 @@ so the Swift encoder/decoder and the firmware are checked against a second imple
 import struct
 import sys
 
-VERSION = 1
+VERSION = 2
 T = dict(heartbeat=0x01, status_request=0x02, configure=0x10, torque=0x11, targets=0x12, hold=0x13,
          estop=0x14, status=0x80, ack=0x81, nack=0x82)
 
@@ -80,9 +80,12 @@ STATUS_FIELDS = ("flags watchdog fw_major fw_minor fw_patch uptime_ms feed_age_m
 STATUS_FMT = "<BBBBBIIBIIIIIIII"
 
 
-def status_body(applied, **f) -> bytes:
+def status_body(applied, measured=(), measured_mask=0, measured_age_ms=0xFFFF, **f) -> bytes:
+    """Version 2: ... applied, then measured_age_ms (u16), measured_mask (u16), m, measured[m] (i16)."""
     vals = [f.get(k, 0) for k in STATUS_FIELDS]
-    return struct.pack(STATUS_FMT, *vals) + bytes([len(applied)]) + struct.pack(f"<{len(applied)}H", *applied)
+    return (struct.pack(STATUS_FMT, *vals) + bytes([len(applied)]) + struct.pack(f"<{len(applied)}H", *applied)
+            + struct.pack("<HHB", measured_age_ms, measured_mask, len(measured))
+            + struct.pack(f"<{len(measured)}h", *measured))
 
 
 def parse_frame(raw: bytes):
@@ -97,6 +100,12 @@ def parse_frame(raw: bytes):
         f = dict(zip(STATUS_FIELDS, struct.unpack(STATUS_FMT, body[:n0])))
         n = body[n0]
         f["applied"] = list(struct.unpack(f"<{n}H", body[n0 + 1:n0 + 1 + 2 * n]))
+        k = n0 + 1 + 2 * n
+        f["measured_age_ms"], f["measured_mask"], m = struct.unpack("<HHB", body[k:k + 5])
+        if len(body) != k + 5 + 2 * m:
+            raise ValueError("status length")
+        f["measured"] = list(struct.unpack(f"<{m}h", body[k + 5:]))
+        f["positions_measured"] = bool(f["flags"] & 0x10)
         return mtype, seq, f
     if mtype in (T["ack"], T["nack"]):
         return mtype, seq, dict(type=body[0], seq=body[1], detail=body[2])
@@ -109,6 +118,16 @@ def feetech_packet(sid: int, instr: int, params: bytes) -> bytes:
     ln = len(params) + 2
     chk = (~(sid + ln + instr + sum(params))) & 0xFF
     return bytes([0xFF, 0xFF, sid, ln, instr]) + params + bytes([chk])
+
+
+def feetech_status(sid: int, error: int, data: bytes) -> bytes:
+    """A servo's status packet: FF FF ID LEN ERR DATA CHK (same checksum rule, ERR where INSTR was)."""
+    return feetech_packet(sid, error, data)
+
+
+def sign_magnitude(value: int) -> bytes:
+    """STS position register encoding: bit 15 is the sign, little-endian."""
+    return struct.pack("<H", (0x8000 | -value) if value < 0 else value)
 
 
 def feetech_decode(data: bytes):
@@ -145,6 +164,14 @@ def feetech_decode(data: bytes):
             p["kind"] = "sync_write"
             p["addr"] = addr
             p["items"] = [(rest[k], bytes(rest[k + 1:k + 1 + dl])) for k in range(0, len(rest), dl + 1)]
+        elif instr == 0x82 and len(params) >= 3:        # SYNC_READ addr len id…
+            p["kind"] = "sync_read"
+            p["addr"], p["len"], p["ids"] = params[0], params[1], list(params[2:])
+        elif instr == 0x02 and len(params) == 2:        # READ addr len
+            p["kind"] = "read"
+            p["addr"], p["len"] = params[0], params[1]
+        elif instr == 0x01 and len(params) == 0:
+            p["kind"] = "ping"
         else:
             p["kind"] = "other"
         out.append(p)
@@ -190,17 +217,31 @@ def vectors():
     frame("hold", "hold", 6, b"")
     frame("estop", "estop", 7, b"")
     frame("targets_zero_bytes", "targets", 0, targets_body([0, 256]))
-    frame("status3", "status", 9, status_body([2048, 1000, 3000], flags=3, watchdog=1, fw_major=1,
+    frame("status3", "status", 9, status_body([2048, 1000, 3000], flags=0x13, watchdog=1, fw_major=2,
                                               uptime_ms=123456, feed_age_ms=20, last_rx_seq=5, rx_frames=42,
                                               crc_errors=1, bad_frames=2, nacks=3, seq_gaps=4,
-                                              watchdog_trips=5, clamped_targets=6))
+                                              watchdog_trips=5, clamped_targets=6,
+                                              measured=[2040, 1010, 2990], measured_mask=0b111, measured_age_ms=30))
+    frame("status_unmeasured", "status", 12, status_body([], flags=1, watchdog=0, fw_major=2, uptime_ms=5000,
+                                                         feed_age_ms=5000, last_rx_seq=2, rx_frames=3,
+                                                         measured=[2048, 0, -5], measured_mask=0b101,
+                                                         measured_age_ms=60))
     frame("ack_targets", "ack", 10, bytes([T["targets"], 5, 1]))
     frame("nack_tripped", "nack", 11, bytes([T["targets"], 5, 8]))
+    frame("nack_out_of_limits", "nack", 13, bytes([T["torque"], 3, 11]))
     servo("torque_on_id1", feetech_packet(1, 0x03, bytes([40, 1])))
     servo("torque_off_id3", feetech_packet(3, 0x03, bytes([40, 0])))
     servo("torque_off_broadcast", feetech_packet(0xFE, 0x03, bytes([40, 0])))
     servo("goal_2048_id1_write", feetech_packet(1, 0x03, bytes([42, 0x00, 0x08])))
     servo("sync_goal3", feetech_packet(0xFE, 0x83, bytes([42, 2, 1, 0x00, 0x08, 2, 0xE8, 0x03, 3, 0xB8, 0x0B])))
+    servo("sync_read3", feetech_packet(0xFE, 0x82, bytes([56, 2, 1, 2, 3])))
+    servo("read_position_id2", feetech_packet(2, 0x02, bytes([56, 2])))
+    servo("reply_position_id1_2040", feetech_status(1, 0, sign_magnitude(2040)))
+    servo("reply_position_id2_1010", feetech_status(2, 0, sign_magnitude(1010)))
+    servo("reply_position_id3_2990", feetech_status(3, 0, sign_magnitude(2990)))
+    servo("reply_position_id3_minus5", feetech_status(3, 0, sign_magnitude(-5)))
+    servo("reply_position_id2_3900", feetech_status(2, 0, sign_magnitude(3900)))
+    servo("reply_ping_id1", feetech_status(1, 0, b""))
     return "\n".join(lines) + "\n"
 
 

@@ -1,14 +1,20 @@
 #!/usr/bin/env python3
 """End-to-end robot loop: `reflex run` with a replay camera (simulator frames written as PNG), the trained
-policy, the safety stage and a direct Feetech bus on a pseudo-terminal. Decodes every byte that reaches the
-"servo bus" independently and checks: torque enable per servo first, then exactly one well-formed SYNC_WRITE
-of Goal_Position per sent tick, every position inside its joint's limits and within max_step of the
-previous one (the safety stage), nothing else on the wire. Also checks that a profile with a bad key and a
-model path that does not exist are refused with exit 2 and nothing is written to the bus.
+policy, the safety stage and a direct Feetech bus on a pseudo-terminal, where emulated STS3215 servos
+(scripts/feetech_servo_emulator.py) answer. Decodes every byte that reaches the "servo bus" independently
+and checks: the pose is read first (SYNC_READ of Present_Position, torque still off), the goals are set to
+that pose, torque is enabled per servo, then exactly one well-formed SYNC_WRITE of Goal_Position per sent
+tick, every position inside its joint's limits and within max_step of the previous one — starting from
+the measured pose, which is away from the profile's home — nothing else on the wire. An arm outside its
+limits is refused (exit 1, the joint named) with nothing but the read on the bus. Also checks that a
+profile with a bad key and a model path that does not exist are refused with exit 2 and nothing is
+written to the bus.
 
     python3 scripts/loop_e2e.py --reflex .build/debug/reflex
 """
 import argparse, os, pty, select, subprocess, sys, tempfile, time, tty
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from feetech_servo_emulator import FeetechServoEmulator  # noqa: E402
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--reflex", required=True)
@@ -45,24 +51,26 @@ robot:
   gripper: {{ servo_id: 6, open: 2600, closed: 1950, max_rate: 0.25 }}
 {extra}"""
 
-def run(text, ticks, sigterm_after=None):
+# Where the arm is when the service starts: away from home (2048), inside the limits 1500…2600.
+START = {1: 1600, 2: 2500, 3: 1550, 6: 2000}
+
+def run(text, ticks, sigterm_after=None, positions=START, silent=()):
     m, s = pty.openpty()
     tty.setraw(s)
+    servos = FeetechServoEmulator(m, positions, silent=silent).start()
     path = os.path.join(work, "p.yaml")
     open(path, "w").write(text.replace("PORT", os.ttyname(s)))
     env = dict(os.environ, REFLEX_THREADS="1", OPENBLAS_NUM_THREADS="1")
     cmd = [args.reflex, "run", "--board", path, "--json"] + (["--ticks", str(ticks)] if ticks else [])
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    data = b""
     start = time.time()
     while p.poll() is None:
         if sigterm_after is not None and time.time() - start > sigterm_after:
             p.send_signal(15)
             sigterm_after = None
-        if select.select([m], [], [], 0.05)[0]:
-            data += os.read(m, 4096)
-    while select.select([m], [], [], 0.2)[0]:
-        data += os.read(m, 4096)
+        time.sleep(0.05)
+    time.sleep(0.2)
+    data = servos.stop()
     out, err = p.communicate()
     return p.returncode, out, err, data
 
@@ -80,21 +88,35 @@ def packets(data):
         i += 4 + length
     return out, None
 
+def goal_packet(positions):
+    """SYNC_WRITE Goal_Position {id: position}: (id, instr, params) as packets() returns them."""
+    params = bytes([0x2A, 0x02]) + b"".join(bytes([i]) + p.to_bytes(2, "little") for i, p in positions.items())
+    return (0xFE, 0x83, params)
+
+READ_POSE = (0xFE, 0x82, bytes([0x38, 0x02, 1, 2, 3, 6]))  # SYNC_READ Present_Position (56, 2 bytes), IDs 1,2,3,6
+
 rc, out, err, data = run(profile("PORT"), args.ticks)
 check(rc == 0, f"reflex run exits 0 after {args.ticks} ticks (rc {rc}) {err.strip().splitlines()[-1:] if rc else ''}")
 pk, stray = packets(data)
 check(stray is None, "every byte on the bus belongs to a well-formed packet")
 check(all(p[3] for p in pk), "every packet's checksum is right")
+head = [p[:3] for p in pk[:6]]
+check(head[:1] == [READ_POSE], "the pose is read first: SYNC_READ Present_Position of 1, 2, 3, 6, torque still off")
+check(head[1:2] == [goal_packet(START)], f"then Goal_Position = the measured pose {START} (so torque on does not move)")
+check([(p[0], p[2]) for p in head[2:6]] == [(1, b"\x28\x01"), (2, b"\x28\x01"), (3, b"\x28\x01"), (6, b"\x28\x01")],
+      "then torque enabled on servos 1, 2, 3, 6 (WRITE 0x28 = 1), before any motion")
 torque = [p for p in pk if p[1] == 0x03]
-check([(p[0], p[2]) for p in torque[:4]] == [(1, b"\x28\x01"), (2, b"\x28\x01"), (3, b"\x28\x01"), (6, b"\x28\x01")],
-      "torque enabled on servos 1, 2, 3, 6 (WRITE 0x28 = 1) before any motion")
-sync = [p for p in pk if p[1] == 0x83]
+sync = [p for p in pk[2:] if p[1] == 0x83]
 import json
 summary = json.loads(out) if rc == 0 else {}
 check(len(sync) == summary.get("sent", -1), f"one SYNC_WRITE per sent tick ({len(sync)} vs {summary.get('sent')})")
 check(summary.get("sent", 0) >= args.ticks // 2, f"most ticks sent a command, not held ({summary.get('sent')} of {args.ticks}; holds: {summary.get('holds')})")
-check(len(pk) == len(torque) + len(sync), "nothing but torque writes and SYNC_WRITEs")
-prev = [2048, 2048, 2048]
+check(len(pk) == 2 + len(torque) + len(sync), "nothing but the pose read, torque writes and SYNC_WRITEs")
+prev = [START[1], START[2], START[3]]
+if sync:
+    first = [sync[0][2][3 + 3 * k] | sync[0][2][4 + 3 * k] << 8 for k in range(3)]
+    check(all(abs(f - s) <= 25 for f, s in zip(first, prev)) and all(abs(f - 2048) > 25 for f in first),
+          f"the first command moves from the measured pose {prev} (got {first}), not from home 2048")
 within, stepok = True, True
 for ident, _, params, _ in sync:
     if params[:2] != b"\x2a\x02" or ident != 0xFE or len(params) != 2 + 3 * 4:
@@ -118,7 +140,24 @@ check(rc == 2 and "/nonexistent/model" in err and data == b"", "a missing model 
 video = os.path.abspath("Tests/Fixtures/video/clip_mpeg4.mp4")
 rc, out, err, data = run(profile("PORT").replace(f"path: {frames}", f"path: {video}"), 4)
 pk, stray = packets(data)
-check(rc == 0 and stray is None and len([p for p in pk if p[1] == 0x83]) == 4, f"a video file replays as the camera (rc {rc}, {len(pk)} packets)")
+check(rc == 0 and stray is None and len([p for p in pk if p[1] == 0x83]) == 1 + 4, f"a video file replays as the camera (rc {rc}, {len(pk)} packets)")
+
+# The arm is outside its limits at start (joint b at 2900, limits 1500…2600): refused, exit 1, the joint
+# named, and nothing but the pose read reaches the bus — no goal, no torque enable, no motion.
+rc, out, err, data = run(profile("PORT"), 2, positions={**START, 2: 2900})
+pk, stray = packets(data)
+msg = "joint 'b' (servo 2) is at 2900, outside its limits 1500…2600: move it by hand into range; torque not enabled"
+check(rc == 1 and msg in err, f"an arm outside its limits is refused: exit 1 and \"{msg}\" (rc {rc}: {err.strip().splitlines()[-1:]})")
+check(stray is None and [p[:3] for p in pk] == [READ_POSE], f"…and only the pose read reached the bus ({len(pk)} packets)")
+
+# A servo that does not answer (the gripper): refused the same way, naming it; the host retried it with a READ.
+rc, out, err, data = run(profile("PORT"), 2, silent=(6,))
+pk, stray = packets(data)
+msg = "servo 6 (joint 'gripper') did not report its position"
+check(rc == 1 and msg in err, f"a silent servo is refused: exit 1 and \"{msg} …\" (rc {rc}: {err.strip().splitlines()[-1:]})")
+check(stray is None and [p[:3] for p in pk] == [READ_POSE, (6, 0x02, bytes([0x38, 0x02]))],
+      "…and only the pose read (SYNC_READ, then READ of servo 6) reached the bus")
+
 
 # SIGTERM: the service holds, disables torque (torque_off_on_stop) and exits 0.
 rc, out, err, data = run(profile("PORT").replace("baud: 1000000 }", "baud: 1000000, torque_off_on_stop: true }"), None, sigterm_after=3.0)
@@ -137,6 +176,14 @@ while select.select([m], [], [], 0.2)[0]:
     sent += os.read(m, 4096)
 check(r.returncode == 0 and sent == bytes.fromhex("ff ff fe 0a 83 2a 02 01 00 08 02 00 04 39"),
       f"bridge send --protocol feetech: exactly FF FF FE 0A 83 2A 02 01 00 08 02 00 04 39 ({sent.hex(' ')})")
+# A target the servo cannot take is refused (exit 2, the flag named), not clamped to 4095 on the wire.
+r = subprocess.run([args.reflex, "bridge", "send", "--protocol", "feetech", "--port", os.ttyname(s_), "--targets", "2048,5000",
+                    "--ids", "1,2"], capture_output=True, text=True)
+sent = b""
+while select.select([m], [], [], 0.2)[0]:
+    sent += os.read(m, 4096)
+check(r.returncode == 2 and "--targets" in r.stderr and "5000" in r.stderr and sent == b"",
+      f"bridge send --protocol feetech --targets 2048,5000: exit 2 naming --targets, nothing on the bus (rc {r.returncode}: {r.stderr.strip()})")
 
 import glob
 for prof in sorted(glob.glob("boards/*.yaml")):

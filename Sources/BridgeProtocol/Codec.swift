@@ -41,6 +41,10 @@ extension Message {
             out.appendLE32(s.clampedTargets)
             out.append(UInt8(s.applied.count))
             for i in 0..<s.applied.count { out.appendLE16(s.applied[i]) }
+            out.appendLE16(s.measuredAgeMs)
+            out.appendLE16(s.measuredMask)
+            out.append(UInt8(s.measured.count))
+            for i in 0..<s.measured.count { out.appendLE16(UInt16(bitPattern: s.measured[i])) }
         case .ack(let a):
             out.append(a.type.rawValue); out.append(a.seq); out.append(a.detail)
         case .nack(let n):
@@ -156,10 +160,16 @@ public func parseRawFrame(_ raw: RawFrame) -> Result<Frame, FrameError> {
         s.watchdogTrips = r.u32()
         s.clampedTargets = r.u32()
         let n = Int(r.u8())
-        if let wd, !r.failed, n <= BridgeWire.maxJoints, r.remaining == 2 * n {
+        if let wd, !r.failed, n <= BridgeWire.maxJoints, r.remaining >= 2 * n + 5 {
             s.watchdog = wd
             for _ in 0..<n { s.applied.append(r.u16()) }
-            message = .status(s)
+            s.measuredAgeMs = r.u16()
+            s.measuredMask = r.u16()
+            let m = Int(r.u8())
+            if m <= BridgeWire.maxJoints, r.remaining == 2 * m {
+                for _ in 0..<m { s.measured.append(Int16(bitPattern: r.u16())) }
+                message = .status(s)
+            } else { message = nil }
         } else { message = nil }
     case .ack:
         let t = MessageType(rawValue: r.u8()), sq = r.u8(), d = r.u8()

@@ -63,6 +63,26 @@ public enum Feetech {
         packet(id: broadcastID, instruction: instructionSyncRead, params: params, into: &out)
     }
 
+    /// READ `length` bytes from `address` of servo `id`: FF FF ID 04 02 ADDR LEN CHK; the servo answers
+    /// with one status packet carrying `length` data bytes.
+    public static func read<let n: Int>(id: UInt8, address: UInt8, length: UInt8, into out: inout ByteBuffer<n>) {
+        var params = ByteBuffer<2>()
+        params.append(address); params.append(length)
+        packet(id: id, instruction: instructionRead, params: params, into: &out)
+    }
+
+    /// READ of Present_Position (2 bytes) from servo `id`.
+    public static func readPresentPosition<let n: Int>(id: UInt8, into out: inout ByteBuffer<n>) {
+        read(id: id, address: addressPresentPosition, length: 2, into: &out)
+    }
+
+    /// A Present_Position reply: a status packet from a servo (not the echo of an instruction sent to
+    /// the broadcast ID) carrying exactly 2 data bytes. Returns the decoded position, nil otherwise.
+    public static func presentPosition(_ status: FeetechStatus) -> Int? {
+        guard status.id != broadcastID, status.data.count == 2 else { return nil }
+        return decodePosition(lo: status.data[0], hi: status.data[1])
+    }
+
     /// STS positions are sign-magnitude: bit 15 is the sign.
     public static func decodePosition(lo: UInt8, hi: UInt8) -> Int {
         let raw = Int(lo) | Int(hi) << 8

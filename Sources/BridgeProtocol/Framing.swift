@@ -5,7 +5,8 @@
 /// Protocol constants shared by host and firmware.
 public enum BridgeWire {
     /// The version byte every frame starts with.
-    public static let version: UInt8 = 1
+    /// Version 2: STATUS carries the servos' measured positions; TORQUE on needs them.
+    public static let version: UInt8 = 2
     /// Most joints a controller drives.
     public static let maxJoints = 16
     /// Most bytes of a message body (after the 3-byte header).

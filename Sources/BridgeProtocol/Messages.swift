@@ -53,6 +53,8 @@ public struct BoundedList<Element: FixedWidthInteger & Sendable>: Equatable, Sen
 public typealias JointValues = BoundedList<UInt16>
 /// Servo bus IDs, one per joint.
 public typealias ServoIDs = BoundedList<UInt8>
+/// Measured positions, one per joint (signed servo units).
+public typealias MeasuredValues = BoundedList<Int16>
 
 extension BoundedList where Element == UInt8 {
     /// IDs 1...count.
@@ -123,6 +125,9 @@ public struct StatusFlags: Equatable, Sendable {
     public static let torqueEnabled = StatusFlags(rawValue: 1 << 1)
     public static let estopped = StatusFlags(rawValue: 1 << 2)
     public static let holdCommanded = StatusFlags(rawValue: 1 << 3)
+    /// Every configured servo answered the latest completed Present_Position read: `measured` is the
+    /// arm's pose (protocol version 2).
+    public static let positionsMeasured = StatusFlags(rawValue: 1 << 4)
     public func contains(_ f: StatusFlags) -> Bool { rawValue & f.rawValue == f.rawValue }
     public mutating func insert(_ f: StatusFlags) { rawValue |= f.rawValue }
     public mutating func remove(_ f: StatusFlags) { rawValue &= ~f.rawValue }
@@ -154,6 +159,15 @@ public struct Status: Equatable, Sendable {
     public var clampedTargets: UInt32 = 0
     /// The goal positions last written to the servos (count = configured joints, 0 before any).
     public var applied = JointValues()
+    /// Milliseconds since the latest completed Present_Position read (saturates at 65535, which also
+    /// means "never read since configure").
+    public var measuredAgeMs: UInt16 = 0xFFFF
+    /// Bit i set: joint i's servo answered the latest completed read.
+    public var measuredMask: UInt16 = 0
+    /// Present_Position of each configured joint from the latest completed read (count = configured
+    /// joints, 0 before configure; an entry whose mask bit is clear is 0 and meaningless). Signed:
+    /// the STS register is sign-magnitude, decoded by the controller.
+    public var measured = MeasuredValues()
 
     public init() {}
 }
@@ -169,6 +183,10 @@ public enum NackReason: UInt8, Sendable {
     case torqueEnabled = 7
     case watchdogTripped = 8
     case unsupported = 9
+    /// TORQUE on refused: not every configured servo answered the latest position read (version 2).
+    case positionsUnknown = 10
+    /// TORQUE on refused: a joint's measured position is outside its configured limits (version 2).
+    case positionOutOfLimits = 11
 }
 
 /// ACK body: which frame it answers, plus a type-specific detail (TARGETS: joints clamped).

@@ -8,7 +8,26 @@ public enum BridgeError: Error, CustomStringConvertible {
     public var description: String {
         switch self {
         case .timeout(let what): "no reply from the motor controller: \(what)"
-        case .refused(let t, let r): "the motor controller refused \(t): \(r)"
+        case .refused(let t, let r): "the motor controller refused \(t): \(r) (\(r.explanation))"
+        }
+    }
+}
+
+extension NackReason {
+    /// What the refusal means, for error messages (PROTOCOL.md, NACK reasons).
+    public var explanation: String {
+        switch self {
+        case .notConfigured: "not configured"
+        case .torqueOff: "torque is off"
+        case .jointCountMismatch: "joint count differs from the configuration"
+        case .invalidLimits: "invalid limits"
+        case .invalidIDs: "invalid servo IDs"
+        case .invalidWatchdog: "invalid watchdog settings"
+        case .torqueEnabled: "torque is on: configure needs torque off"
+        case .watchdogTripped: "the watchdog tripped: enable torque again first"
+        case .unsupported: "not a host-to-controller message"
+        case .positionsUnknown: "not every servo answered the controller's position read: check power, cables, IDs"
+        case .positionOutOfLimits: "a joint's measured position is outside its configured limits: move it by hand into range"
         }
     }
 }
@@ -72,7 +91,7 @@ public final class BridgeClient {
                 }
             }
         }
-        throw BridgeError.timeout("\(message.type) (seq \(s)) not acknowledged within \(Int(timeout * 1000)) ms")
+        throw BridgeError.timeout("\(message.type) (seq \(s)) not acknowledged within \(Int(timeout * 1000)) ms" + versionHint)
     }
 
     /// Asks for a STATUS and returns it with the round-trip time in seconds (request written →
@@ -89,7 +108,36 @@ public final class BridgeClient {
                 }
             }
         }
-        throw BridgeError.timeout("no STATUS within \(Int(timeout * 1000)) ms of a status request")
+        throw BridgeError.timeout("no STATUS within \(Int(timeout * 1000)) ms of a status request" + versionHint)
+    }
+
+    /// Frames from a controller that speaks another protocol version are dropped by the decoder; say so
+    /// in a timeout, since that is the likely cause.
+    var versionHint: String {
+        let n = decoder.counters.versionErrors
+        return n == 0 ? "" : " (\(n) frames of another protocol version were dropped: host and firmware must both speak version \(BridgeWire.version); flash the matching firmware)"
+    }
+
+    /// The newest STATUS carrying a measured pose of `jointCount` joints (the `positionsMeasured` flag)
+    /// no older than `maxAgeMs`, asking for one every 50 ms until `timeout`. Nil when statuses came
+    /// but none had such a pose (then `statuses.last` says which servos answered); a timeout error
+    /// when no STATUS came at all.
+    public func awaitMeasuredPose(jointCount: Int, timeout: Double = 1.0, maxAgeMs: UInt16 = 300) throws -> Status? {
+        let deadline = monotonicSeconds() + timeout
+        var nextAsk = 0.0
+        var sawStatus = false
+        while true {
+            let now = monotonicSeconds()
+            if now >= deadline { break }
+            if now >= nextAsk { try send(.statusRequest); nextAsk = now + 0.05 }
+            for f in try receive(timeout: min(deadline, nextAsk) - now) {
+                guard case .status(let st) = f.message else { continue }
+                sawStatus = true
+                if st.flags.contains(.positionsMeasured) && st.measured.count == jointCount && st.measuredAgeMs <= maxAgeMs { return st }
+            }
+        }
+        if !sawStatus { throw BridgeError.timeout("no STATUS within \(Int(timeout * 1000)) ms" + versionHint) }
+        return nil
     }
 
     /// Waits for the next periodic STATUS.

@@ -188,7 +188,8 @@ public final class ControlLoop {
         }
         do {
             try actuator.send(commandBuffer)
-        } catch is ActuatorUnavailable {
+        } catch let e as ActuatorUnavailable {
+            if e.referenceChanged { try resynchronize() }  // link back, pose re-measured: start from it
             stats.linkDown += 1
             stats.holds += 1
             lastHold = "link down"
@@ -205,7 +206,10 @@ public final class ControlLoop {
         stats[keyPath: counter] += 1
         stats.holds += 1
         lastHold = why
-        do { try actuator.hold() } catch is ActuatorUnavailable { stats.linkDown += 1 }
+        do { try actuator.hold() } catch let e as ActuatorUnavailable {
+            if e.referenceChanged { try resynchronize() }  // link back, pose re-measured: start from it
+            stats.linkDown += 1
+        }
         record(t0, inference: inference)
     }
 

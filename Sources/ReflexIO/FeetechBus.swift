@@ -46,26 +46,52 @@ public final class FeetechBus {
         return try awaitStatus(from: [id], timeout: timeout).isEmpty ? nil : monotonicSeconds() - t0
     }
 
-    /// SYNC_READ of Present_Position; returns one position per ID (nil for servos that did not answer).
+    /// SYNC_READ of Present_Position; returns one position per ID (nil for servos that did not answer
+    /// within `timeout` with a valid, checksummed 2-byte reply). Positions are decoded sign-magnitude.
     public func syncReadPresentPosition(ids: [UInt8], timeout: Double = 0.05) throws -> [Int?] {
         var idList = ServoIDs()
         for id in ids { idList.append(id) }
+        try discardInput()
         try port.write(Self.bytes { Feetech.syncReadPresentPosition(ids: idList, into: &$0) })
-        let replies = try awaitStatus(from: ids, timeout: timeout)
-        return ids.map { id in
-            replies[id].flatMap { s in s.data.count >= 2 ? Feetech.decodePosition(lo: s.data[0], hi: s.data[1]) : nil }
-        }
+        // Only replies carrying a position count (not the echo of our request, ID 0xFE, nor a reply to something else).
+        let replies = try awaitStatus(from: ids, timeout: timeout) { Feetech.presentPosition($0) != nil }
+        return ids.map { replies[$0].flatMap(Feetech.presentPosition) }
     }
 
-    /// Reads until every ID in `ids` answered or the timeout passed.
-    func awaitStatus(from ids: [UInt8], timeout: Double) throws -> [UInt8: FeetechStatus] {
+    /// READ of one servo's Present_Position; nil when it did not answer in time.
+    public func readPresentPosition(id: UInt8, timeout: Double = 0.05) throws -> Int? {
+        try discardInput()
+        try port.write(Self.bytes { Feetech.readPresentPosition(id: id, into: &$0) })
+        return try awaitStatus(from: [id], timeout: timeout) { Feetech.presentPosition($0) != nil }[id].flatMap(Feetech.presentPosition)
+    }
+
+    /// The arm's pose: one SYNC_READ of Present_Position, then a READ of each servo that did not answer
+    /// it (a reply lost to a glitch on the bus costs one retry, not the start-up). Nil for a servo that
+    /// answered neither.
+    public func readPresentPositions(ids: [UInt8], timeout: Double = 0.05) throws -> [Int?] {
+        var positions = try syncReadPresentPosition(ids: ids, timeout: timeout)
+        for (i, id) in ids.enumerated() where positions[i] == nil {
+            positions[i] = try readPresentPosition(id: id, timeout: timeout)
+        }
+        return positions
+    }
+
+    /// Drops whatever is waiting on the port (late replies, the echo of earlier writes on a
+    /// half-duplex adapter) so a read only sees the answers to its own request.
+    func discardInput() throws {
+        for _ in 0..<64 where !(try port.read(timeoutMs: 0)).isEmpty {}  // bounded: a babbling line cannot hold us here
+        parser = FeetechStatusParser()
+    }
+
+    /// Reads until every ID in `ids` answered (with a reply `accept` takes) or the timeout passed.
+    func awaitStatus(from ids: [UInt8], timeout: Double, accept: (FeetechStatus) -> Bool = { _ in true }) throws -> [UInt8: FeetechStatus] {
         var got: [UInt8: FeetechStatus] = [:]
         let deadline = monotonicSeconds() + timeout
         while got.count < Set(ids).count {
             let left = deadline - monotonicSeconds()
             if left <= 0 { break }
             for b in try port.read(timeoutMs: Int32(max(1, left * 1000))) {
-                if let s = parser.feed(b), ids.contains(s.id) { got[s.id] = s }
+                if let s = parser.feed(b), ids.contains(s.id), accept(s) { got[s.id] = s }
             }
         }
         return got

@@ -72,6 +72,8 @@ func bridgeRuntime<T>(_ body: () throws -> T) throws -> T {
         throw CLIError.runtime(e.description)
     } catch let e as BridgeError {
         throw CLIError.runtime(e.description)
+    } catch let e as PoseError {
+        throw CLIError.runtime(e.description)
     }
 }
 
@@ -96,6 +98,10 @@ extension Status {
             "watchdog_trips": watchdogTrips,
             "clamped_targets": clampedTargets,
             "applied": applied.array.map(Int.init),
+            "positions_measured": flags.contains(.positionsMeasured),
+            "measured": measured.array.map(Int.init),
+            "measured_mask": measuredMask,
+            "measured_age_ms": measuredAgeMs,
         ]
     }
 
@@ -114,6 +120,8 @@ extension Status {
             + (flags.contains(.estopped) ? " ESTOP" : "")
             + " watchdog=\(watchdogName) fed \(feedAgeMs) ms ago trips=\(watchdogTrips)"
             + " applied=\(applied.array.map(String.init).joined(separator: ","))"
+            + " measured=" + (0..<measured.count).map { measuredMask & (1 << UInt16($0)) != 0 ? String(measured[$0]) : "?" }.joined(separator: ",")
+            + (measuredAgeMs == 0xFFFF ? "" : " (\(measuredAgeMs) ms ago)")
             + " rx=\(rxFrames) crc_err=\(crcErrors) bad=\(badFrames) oversize=\(oversize) nacks=\(nacks) clamped=\(clampedTargets)"
     }
 }

@@ -12,14 +12,15 @@ struct BridgeSend: ParsableCommand {
             When the controller's status says it is not configured, it is configured first (joint count = \
             number of targets, servo IDs from --ids or 1..N, limits from --limits or 0:4095, watchdog \
             from --watchdog-ms / --watchdog-action / --torque-off-delay-ms); when torque is off it is \
-            enabled. Then the targets are sent (once, or --count times every --interval-ms) and the \
+            enabled once the controller reports every servo's measured position (it refuses a pose outside \
+            its limits, and sets the goals to the pose first). Then the targets are sent (once, or --count times every --interval-ms) and the \
             command exits. The controller clamps targets to its configured limits itself.
             """
     )
 
     @OptionGroup var options: BridgeOptions
 
-    @Option(help: "Comma-separated goal positions, one per joint (0...65535; the controller clamps).")
+    @Option(help: "Comma-separated goal positions, one per joint (reflex: 0...65535, the controller clamps to its limits and reports it; feetech: 0...4095, the servo's range).")
     var targets: String
 
     @Option(help: "Comma-separated servo IDs (default 1..N).")
@@ -60,7 +61,9 @@ struct BridgeSend: ParsableCommand {
                 return v
             }
         }
-        let t = try list(targets, "--targets", max: 65535)
+        // A direct bus has no controller to clamp and report: a value the servo cannot take is refused
+        // here rather than silently clamped on the wire.
+        let t = try list(targets, "--targets", max: options.isFeetech ? 4095 : 65535)
         guard (1...BridgeWire.maxJoints).contains(t.count) else {
             throw ValidationError("--targets: \(t.count) values; the controller takes 1...\(BridgeWire.maxJoints) joints")
         }
@@ -97,7 +100,7 @@ struct BridgeSend: ParsableCommand {
             // A direct bus: exactly one SYNC_WRITE of Goal_Position per send, nothing else.
             let bus = try options.connectFeetech()
             let ids = (0..<config.ids.count).map { config.ids[$0] }
-            let positions = (0..<targets.count).map { Int(targets[$0]) }
+            let positions = (0..<targets.count).map { Int(targets[$0]) }  // 0...4095, checked in parsed()
             try bridgeRuntime {
                 for i in 0..<count {
                     if i > 0 { usleep(UInt32(intervalMs) * 1000) }
@@ -122,6 +125,16 @@ struct BridgeSend: ParsableCommand {
                 throw CLIError.invalidInput("--targets: \(targets.count) values, but the controller is configured for \(status.applied.count) joints")
             }
             if !status.flags.contains(.torqueEnabled) || status.watchdog != .armed || configured {
+                if !status.flags.contains(.torqueEnabled) {
+                    // The controller enables torque only from a measured pose (protocol v2): wait until it
+                    // has read every servo. It refuses a pose outside its limits itself (NACK 11).
+                    guard let pose = try client.awaitMeasuredPose(jointCount: targets.count, timeout: options.timeout) else {
+                        let s = client.statuses.last?.status
+                        let missing = (0..<targets.count).filter { i in s.map { $0.measuredMask & (1 << UInt16(i)) == 0 } ?? true }
+                        throw CLIError.runtime("the controller did not report the position of servo(s) \(missing.map { Int(config.ids[$0]) }) within \(options.timeoutMs) ms; torque not enabled")
+                    }
+                    log.info("measured pose \(pose.measured.array.map(Int.init))")
+                }
                 try client.request(.torque(enable: true), timeout: options.timeout)
                 enabled = true
                 log.info("torque enabled")

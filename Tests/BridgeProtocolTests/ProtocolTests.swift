@@ -56,7 +56,32 @@ import Testing
         var decoder = FrameDecoder()
         let decoded = decoder.feed(stream)
         #expect(decoded == v.all("frame").map { expectedFrames[$0.name]! })
-        #expect(decoder.counters.frames == 12)
+        #expect(decoder.counters.frames == 14)
+    }
+
+    /// The servo-bus vectors of the position read (protocol version 2) against the shared Feetech code.
+    @Test func positionReadServoVectors() throws {
+        let v = try GoldenVectors.load()
+        func servo(_ name: String) throws -> [UInt8] {
+            try #require(v.all("servo").first { $0.name == name }, "no servo vector \(name)").fields[0]
+        }
+        func bytes(_ build: (inout ByteBuffer<64>) -> Void) -> [UInt8] { var b = ByteBuffer<64>(); build(&b); return b.array }
+        #expect(bytes { Feetech.syncReadPresentPosition(ids: ServoIDs([1, 2, 3]), into: &$0) } == (try servo("sync_read3")))
+        #expect(bytes { Feetech.readPresentPosition(id: 2, into: &$0) } == (try servo("read_position_id2")))
+        let replies: [(String, UInt8, Int)] = [("reply_position_id1_2040", 1, 2040), ("reply_position_id2_1010", 2, 1010),
+                                               ("reply_position_id3_2990", 3, 2990), ("reply_position_id3_minus5", 3, -5),
+                                               ("reply_position_id2_3900", 2, 3900)]
+        for (name, id, position) in replies {
+            var parser = FeetechStatusParser()
+            let got = try servo(name).compactMap { parser.feed($0) }
+            #expect(got.count == 1 && got[0].id == id && got[0].error == 0, "\(name)")
+            #expect(got.first.flatMap(Feetech.presentPosition) == position, "\(name)")
+        }
+        // A ping reply has no data: not a position. The echo of our own SYNC_READ (ID 0xFE) is not one either.
+        var parser = FeetechStatusParser()
+        #expect((try servo("reply_ping_id1")).compactMap { parser.feed($0) }.compactMap(Feetech.presentPosition).isEmpty)
+        let echo = (try servo("sync_read3")).compactMap { parser.feed($0) }
+        #expect(echo.count == 1 && echo[0].id == 0xFE && Feetech.presentPosition(echo[0]) == nil)
     }
 }
 
@@ -111,20 +136,27 @@ import Testing
             return out.array + [0]
         }
         var decoder = FrameDecoder()
-        #expect(decoder.feed(wire([2, 0x01, 0])).isEmpty)                 // version 2
-        #expect(decoder.feed(wire([1, 0x7F, 0])).isEmpty)                 // unknown type
-        #expect(decoder.feed(wire([1, 0x12, 0, 2, 0, 8])).isEmpty)        // targets: 2 joints, 1 value
-        #expect(decoder.feed(wire([1, 0x12, 0, 0])).isEmpty)              // targets: 0 joints
-        #expect(decoder.feed(wire([1, 0x12, 0, 17] + [UInt8](repeating: 1, count: 34))).isEmpty)  // 17 joints
-        #expect(decoder.feed(wire([1, 0x11, 0, 2])).isEmpty)              // torque 2
-        #expect(decoder.feed(wire([1, 0x01, 0, 9])).isEmpty)              // heartbeat with a body
-        #expect(decoder.feed(wire([1, 0x82, 0, 0x12, 0, 99])).isEmpty)    // unknown NACK reason
+        #expect(decoder.feed(wire([1, 0x12, 0, 1, 0, 8])).isEmpty)        // version 1 (no measured positions)
+        #expect(decoder.feed(wire([2, 0x7F, 0])).isEmpty)                 // unknown type
+        #expect(decoder.feed(wire([2, 0x12, 0, 2, 0, 8])).isEmpty)        // targets: 2 joints, 1 value
+        #expect(decoder.feed(wire([2, 0x12, 0, 0])).isEmpty)              // targets: 0 joints
+        #expect(decoder.feed(wire([2, 0x12, 0, 17] + [UInt8](repeating: 1, count: 34))).isEmpty)  // 17 joints
+        #expect(decoder.feed(wire([2, 0x11, 0, 2])).isEmpty)              // torque 2
+        #expect(decoder.feed(wire([2, 0x01, 0, 9])).isEmpty)              // heartbeat with a body
+        #expect(decoder.feed(wire([2, 0x82, 0, 0x12, 0, 99])).isEmpty)    // unknown NACK reason
+        // A version-1 STATUS body (no measured block) under version 2: too short, malformed.
+        var v1 = Status()
+        v1.applied = JointValues([2048])
+        let v2raw = Message.status(v1).rawFrame(seq: 0).array
+        #expect(decoder.feed(wire(Array(v2raw[0..<(v2raw.count - 2 - 5)]))).isEmpty)
+        // Measured count that disagrees with the body length.
+        #expect(decoder.feed(wire(Array(v2raw[0..<(v2raw.count - 3)]) + [1])).isEmpty)
         #expect(decoder.counters.versionErrors == 1)
         #expect(decoder.counters.unknownTypes == 1)
-        #expect(decoder.counters.malformed == 6)
-        #expect(decoder.counters.badFrames == 8)
+        #expect(decoder.counters.malformed == 8)
+        #expect(decoder.counters.badFrames == 10)
         #expect(decoder.counters.frames == 0)
-        #expect(decoder.feed(wire([1, 0x12, 0, 1, 0, 8])) == [Frame(seq: 0, message: .targets(JointValues([2048])))])
+        #expect(decoder.feed(wire([2, 0x12, 0, 1, 0, 8])) == [Frame(seq: 0, message: .targets(JointValues([2048])))])
     }
 
     @Test func oversizeRunIsDroppedAndCountedOnce() {
@@ -148,8 +180,10 @@ import Testing
         #expect(!wire.overflowed)
         var s = Status()
         s.applied = JointValues(count: 16, value: 4095)
+        s.measured = MeasuredValues(count: 16, value: -4095)
+        s.measuredMask = 0xFFFF
         let sw = Message.status(s).wireFrame(seq: 1)
-        #expect(sw.count == 3 + 47 + 32 + 2 + 1 + 1)
+        #expect(sw.count == 3 + 47 + 32 + 5 + 32 + 2 + 1 + 1)
         #expect(sw.count <= BridgeWire.maxWire)
         var decoder = FrameDecoder()
         #expect(decoder.feed(wire.array) == [Frame(seq: 200, message: .configure(c))])
@@ -188,6 +222,8 @@ import Testing
             s.uptimeMs = UInt32(truncatingIfNeeded: rng.next())
             s.crcErrors = UInt32(truncatingIfNeeded: rng.next())
             s.applied = JointValues((0..<n).map { _ in UInt16(rng.below(4096)) })
+            s.measured = MeasuredValues((0..<n).map { _ in Int16(rng.below(8192) - 4096) })
+            s.measuredMask = UInt16(rng.below(65536))
             return .status(s)
         default: return .ack(Ack(type: .targets, seq: UInt8(rng.below(256)), detail: UInt8(rng.below(17))))
         }

@@ -49,9 +49,9 @@ func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.
 /// What each named frame vector means (PROTOCOL.md, section Vectors).
 let expectedFrames: [String: Frame] = {
     var status = Status()
-    status.flags = StatusFlags(rawValue: 3)
+    status.flags = StatusFlags(rawValue: 0x13)  // configured, torque enabled, positions measured
     status.watchdog = .armed
-    status.firmwareMajor = 1
+    status.firmwareMajor = 2
     status.uptimeMs = 123_456
     status.feedAgeMs = 20
     status.lastRxSeq = 5
@@ -63,6 +63,19 @@ let expectedFrames: [String: Frame] = {
     status.watchdogTrips = 5
     status.clampedTargets = 6
     status.applied = JointValues([2048, 1000, 3000])
+    status.measuredAgeMs = 30
+    status.measuredMask = 0b111
+    status.measured = MeasuredValues([2040, 1010, 2990])
+    var unmeasured = Status()
+    unmeasured.flags = .configured
+    unmeasured.firmwareMajor = 2
+    unmeasured.uptimeMs = 5000
+    unmeasured.feedAgeMs = 5000
+    unmeasured.lastRxSeq = 2
+    unmeasured.rxFrames = 3
+    unmeasured.measuredAgeMs = 60
+    unmeasured.measuredMask = 0b101  // servo 2 did not answer
+    unmeasured.measured = MeasuredValues([2048, 0, -5])
     return [
         "heartbeat": Frame(seq: 0, message: .heartbeat),
         "status_request": Frame(seq: 1, message: .statusRequest),
@@ -76,6 +89,8 @@ let expectedFrames: [String: Frame] = {
         "estop": Frame(seq: 7, message: .estop),
         "targets_zero_bytes": Frame(seq: 0, message: .targets(JointValues([0, 256]))),
         "status3": Frame(seq: 9, message: .status(status)),
+        "status_unmeasured": Frame(seq: 12, message: .status(unmeasured)),
+        "nack_out_of_limits": Frame(seq: 13, message: .nack(Nack(type: .torque, seq: 3, reason: .positionOutOfLimits))),
         "ack_targets": Frame(seq: 10, message: .ack(Ack(type: .targets, seq: 5, detail: 1))),
         "nack_tripped": Frame(seq: 11, message: .nack(Nack(type: .targets, seq: 5, reason: .watchdogTripped))),
     ]

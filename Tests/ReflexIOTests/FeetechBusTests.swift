@@ -43,16 +43,27 @@ import Testing
         #expect(pty.read(ms: 200) == [0xFF, 0xFF, 0xFE, 0x07, 0x83, 0x2A, 0x02, 0x07, 0xFF, 0x0F, ~UInt8(truncatingIfNeeded: 0xFE + 0x07 + 0x83 + 0x2A + 0x02 + 0x07 + 0xFF + 0x0F)])
     }
 
-    @Test func syncReadCollectsEachServosReply() throws {
-        let pty = try PTY()
-        let bus = FeetechBus(port: try SerialPort(path: pty.slavePath, baud: 1_000_000))
-        // The "servos" answer before the host asks; the host reads them after its request.
-        pty.write([0xFF, 0xFF, 0x01, 0x04, 0x00, 0x00, 0x08, 0xF2])  // ID 1: 2048
-        let chk2 = ~UInt8(truncatingIfNeeded: 0x02 + 0x04 + 0x00 + 0x00 + 0x04)
-        pty.write([0xFF, 0xFF, 0x02, 0x04, 0x00, 0x00, 0x04, chk2])  // ID 2: 1024
+    @Test func syncReadCollectsEachServosReplyAndIgnoresStaleBytes() throws {
+        let servos = try FeetechServoEmulator(positions: [1: 2048, 2: 1024, 3: 7])
+        defer { servos.stop() }
+        servos.setSilent(3)
+        let bus = FeetechBus(port: try SerialPort(path: servos.path, baud: 1_000_000))
+        // A stale reply waiting on the port (ID 1 at 0x0100 = 256) is not taken for an answer.
+        servos.pty.write([0xFF, 0xFF, 0x01, 0x04, 0x00, 0x00, 0x01, ~UInt8(truncatingIfNeeded: 0x01 + 0x04 + 0x01)])
+        usleep(20_000)
         let positions = try bus.syncReadPresentPosition(ids: [1, 2, 3], timeout: 0.2)
         #expect(positions == [2048, 1024, nil])
-        #expect(pty.read(ms: 100) == [0xFF, 0xFF, 0xFE, 0x07, 0x82, 0x38, 0x02, 0x01, 0x02, 0x03,
-                                      ~UInt8(truncatingIfNeeded: 0xFE + 0x07 + 0x82 + 0x38 + 0x02 + 0x01 + 0x02 + 0x03)])
+        #expect(servos.packets == [.init(id: 0xFE, instruction: 0x82, params: [0x38, 0x02, 1, 2, 3])])
+        // readPresentPositions retries the silent servo with a READ of its own.
+        servos.clearPackets()
+        servos.setSilent(3, false)
+        servos.setPosition(3, -16)  // sign-magnitude 0x8010
+        #expect(try bus.readPresentPositions(ids: [1, 3], timeout: 0.2) == [2048, -16])
+        servos.setSilent(3)
+        servos.clearPackets()
+        #expect(try bus.readPresentPositions(ids: [1, 3], timeout: 0.1) == [2048, nil])
+        #expect(servos.packets == [.init(id: 0xFE, instruction: 0x82, params: [0x38, 0x02, 1, 3]),
+                                   .init(id: 3, instruction: 0x02, params: [0x38, 0x02])])
+        #expect(servos.badChecksums == 0)
     }
 }

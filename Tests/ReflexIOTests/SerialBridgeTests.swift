@@ -56,11 +56,13 @@ typealias PTY = PseudoTerminal
 
 /// The host client against the controller logic on the far side of a real pty.
 @Suite(.serialized) struct BridgeClientTests {
-    /// Runs the controller on the master side in a thread, with the wall clock, until `stop`.
+    /// Runs the controller on the master side in a thread, with the wall clock, until `stop`. Servos
+    /// with the IDs in `positions` answer its Present_Position reads (sign-magnitude, as the STS does).
     final class FarEnd: @unchecked Sendable {
         let pty: PTY
         var controller: Controller
         var servo: [UInt8] = []
+        var positions: [UInt8: Int] = [:]
         let lock = NSLock()
         var running = true
         var thread: Thread?
@@ -80,9 +82,11 @@ typealias PTY = PseudoTerminal
                         for b in bytes { controller.receive(b, now: FarEnd.ms()) }
                         controller.tick(now: FarEnd.ms())
                         pty.write(controller.hostOut.array)
-                        servo += controller.servoOut.array
+                        let out = controller.servoOut.array
+                        servo += out
                         controller.hostOut.removeAll()
                         controller.servoOut.removeAll()
+                        for reply in FarEnd.answers(to: out, positions) { for b in reply { controller.receiveServo(b, now: FarEnd.ms()) } }
                     }
                 }
             }
@@ -91,11 +95,42 @@ typealias PTY = PseudoTerminal
         }
 
         func stop() { lock.withLock { running = false }; usleep(20_000) }
+
+        /// Replies of the servos in `positions` to every SYNC_READ of Present_Position in `bus`.
+        static func answers(to bus: [UInt8], _ positions: [UInt8: Int]) -> [[UInt8]] {
+            var out: [[UInt8]] = [], i = 0
+            while i + 4 <= bus.count {
+                let len = Int(bus[i + 3]), end = i + 4 + len
+                if bus[i + 4] == 0x82 && bus[i + 5] == 56 {
+                    for id in bus[(i + 7)..<(end - 1)] {
+                        guard let p = positions[id] else { continue }
+                        let raw = p < 0 ? UInt16(0x8000 | -p) : UInt16(p)
+                        let lo = UInt8(raw & 0xFF), hi = UInt8(raw >> 8)
+                        out.append([0xFF, 0xFF, id, 4, 0, lo, hi, ~(id &+ 4 &+ lo &+ hi)])
+                    }
+                }
+                i = end
+            }
+            return out
+        }
+
+        /// The servo-bus bytes without the controller's position reads.
+        var writes: [UInt8] {
+            let bus = lock.withLock { servo }
+            var out: [UInt8] = [], i = 0
+            while i + 4 <= bus.count {
+                let end = i + 4 + Int(bus[i + 3])
+                if bus[i + 4] != 0x82 { out += bus[i..<end] }
+                i = end
+            }
+            return out
+        }
     }
 
     @Test func configureEnableTargetsAndNack() throws {
         let pty = try PTY()
         let far = FarEnd(pty: pty)
+        far.positions = [7: 100, 8: 4000]
         far.start()
         defer { far.stop() }
         let client = try BridgeClient(port: try SerialPort(path: pty.slavePath))
@@ -103,6 +138,8 @@ typealias PTY = PseudoTerminal
         #expect(!s0.flags.contains(.configured) && rtt < 0.5)
         #expect(throws: BridgeError.self) { try client.request(.torque(enable: true)) }
         try client.request(.configure(Configuration(ids: ServoIDs([7, 8]))))
+        let pose = try #require(try client.awaitMeasuredPose(jointCount: 2))
+        #expect(pose.measured == MeasuredValues([100, 4000]) && pose.measuredMask == 0b11)
         try client.request(.torque(enable: true))
         let ack = try client.request(.targets(JointValues([100, 5000])))
         #expect(ack.detail == 1)  // 5000 clamped to 4095
@@ -110,8 +147,10 @@ typealias PTY = PseudoTerminal
         #expect(s1.applied == JointValues([100, 4095]))
         #expect(s1.flags.contains(.torqueEnabled) && s1.watchdog == .armed)
         #expect(s1.crcErrors == 0 && s1.badFrames == 0 && s1.nacks == 1)
-        let servo = far.lock.withLock { far.servo }
-        // Torque on for 7 and 8, then SYNC_WRITE {7: 100, 8: 4095}.
+        let servo = far.writes
+        // Goals = the measured pose {7: 100, 8: 4000}, torque on for 7 and 8, then SYNC_WRITE {7: 100, 8: 4095}.
+        var goal: [UInt8] = [0xFF, 0xFF, 0xFE, 0x0A, 0x83, 0x2A, 0x02, 7, 100, 0, 8, 0xA0, 0x0F]
+        goal.append(~goal[2...].reduce(0, &+))
         let torque7: [UInt8] = [0xFF, 0xFF, 7, 4, 3, 40, 1, 0xC8]   // ~(7+4+3+40+1) = ~0x37
         let torque8: [UInt8] = [0xFF, 0xFF, 8, 4, 3, 40, 1, 0xC7]   // ~0x38
         var sync: [UInt8] = [0xFF, 0xFF, 0xFE, 0x0A, 0x83, 0x2A, 0x02, 7, 100, 0, 8, 0xFF, 0x0F]
@@ -119,7 +158,7 @@ typealias PTY = PseudoTerminal
         for b in sync[2...] { sum &+= b }
         sync.append(~sum)
         #expect(sync.last == 0xC7)
-        #expect(servo == torque7 + torque8 + sync)
+        #expect(servo == goal + torque7 + torque8 + sync)
         #expect(client.decoder.counters.dropped == 0)
     }
 

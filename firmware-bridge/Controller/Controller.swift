@@ -4,9 +4,13 @@
 import BridgeProtocol
 
 public struct Controller {
-    public static let firmwareVersion: (major: UInt8, minor: UInt8, patch: UInt8) = (1, 0, 0)
+    public static let firmwareVersion: (major: UInt8, minor: UInt8, patch: UInt8) = (2, 0, 0)
     /// STATUS is sent every `statusPeriodMs`, whatever the state.
     public static let statusPeriodMs: UInt32 = 100
+    /// While configured with torque off, Present_Position is read (one SYNC_READ) every `readPeriodMs`.
+    public static let readPeriodMs: UInt32 = 100
+    /// A read ends when every servo answered or after `readTimeoutMs`.
+    public static let readTimeoutMs: UInt32 = 40
 
     /// Frames for the host (USART1). Drain after every `receive`/`tick`.
     public var hostOut = ByteBuffer<512>()
@@ -20,6 +24,12 @@ public struct Controller {
     public private(set) var holdCommanded = false
     public private(set) var watchdog = WatchdogState.disarmed
     public private(set) var applied = JointValues()
+    /// Present_Position per configured joint from the latest completed read.
+    public private(set) var measured = MeasuredValues()
+    /// Bit i: joint i answered the latest completed read.
+    public private(set) var measuredMask: UInt16 = 0
+    /// A SYNC_READ is on the bus, waiting for the servos' replies.
+    public private(set) var reading = false
 
     var bootMs: UInt32
     var lastFeedMs: UInt32
@@ -32,6 +42,13 @@ public struct Controller {
     var seqGaps: UInt32 = 0
     var watchdogTrips: UInt32 = 0
     var clampedTargets: UInt32 = 0
+    var haveMeasurement = false
+    var measuredAtMs: UInt32 = 0
+    var nextReadMs: UInt32 = 0
+    var readStartMs: UInt32 = 0
+    var readMask: UInt16 = 0
+    var readValues = MeasuredValues()
+    var servoParser = FeetechStatusParser()
 
     public init(now: UInt32) {
         bootMs = now
@@ -50,8 +67,32 @@ public struct Controller {
         handle(frame, now: now)
     }
 
-    /// Time passes: watchdog and periodic status.
+    /// One byte from the servo bus (USART2). Only replies to a read in flight are used: a status
+    /// packet from a configured ID with exactly 2 data bytes. The echo of our own SYNC_READ (ID 0xFE)
+    /// on a half-duplex line is ignored, and no other packet is sent while a read is in flight.
+    public mutating func receiveServo(_ byte: UInt8, now: UInt32) {
+        guard reading, let config = configuration else { return }
+        guard let reply = servoParser.feed(byte), let position = Feetech.presentPosition(reply) else { return }
+        for i in 0..<config.ids.count where config.ids[i] == reply.id {
+            readValues[i] = Int16(clamping: position)
+            readMask |= 1 << UInt16(i)
+        }
+        if readMask == Controller.fullMask(config.jointCount) { finishRead(now: now) }
+    }
+
+    /// Time passes: position reads, watchdog and periodic status.
     public mutating func tick(now: UInt32) {
+        if reading && now &- readStartMs >= Controller.readTimeoutMs { finishRead(now: now) }
+        // Reads only with torque off (before enabling, after a trip): with torque on the bus carries
+        // the goal writes, and a read must never share the half-duplex line with another packet.
+        if let config = configuration, !torqueOn, !reading, servoOut.isEmpty, Int32(bitPattern: now &- nextReadMs) >= 0 {
+            reading = true
+            readStartMs = now
+            readMask = 0
+            readValues = MeasuredValues(count: config.jointCount, value: 0)
+            servoParser = FeetechStatusParser()
+            Feetech.syncReadPresentPosition(ids: config.ids, into: &servoOut)
+        }
         if let config = configuration, torqueOn {
             let age = now &- lastFeedMs
             switch watchdog {
@@ -106,13 +147,48 @@ public struct Controller {
         s.watchdogTrips = watchdogTrips
         s.clampedTargets = clampedTargets
         s.applied = applied
+        if let config = configuration {
+            s.measured = measured
+            s.measuredMask = measuredMask
+            if haveMeasurement {
+                s.measuredAgeMs = UInt16(truncatingIfNeeded: min(now &- measuredAtMs, 0xFFFF))
+                if measuredMask == Controller.fullMask(config.jointCount) { s.flags.insert(.positionsMeasured) }
+            }
+        }
         return s
+    }
+
+    /// True when every configured joint answered the latest completed read.
+    public var positionsMeasured: Bool {
+        guard let config = configuration, haveMeasurement else { return false }
+        return measuredMask == Controller.fullMask(config.jointCount)
+    }
+
+    static func fullMask(_ n: Int) -> UInt16 { n >= 16 ? 0xFFFF : (1 << UInt16(n)) - 1 }
+
+    mutating func finishRead(now: UInt32) {
+        reading = false
+        measured = readValues
+        measuredMask = readMask
+        measuredAtMs = now
+        haveMeasurement = true
+        nextReadMs = now &+ Controller.readPeriodMs
+    }
+
+    /// A host command is about to write to the servo bus: a read in flight is abandoned (its replies
+    /// would collide with the write) and retried on the next tick.
+    mutating func cancelRead(now: UInt32) {
+        if reading { reading = false; nextReadMs = now }
     }
 
     // MARK: handling
 
     mutating func handle(_ frame: Frame, now: UInt32) {
         let type = frame.message.type
+        switch frame.message {
+        case .configure, .torque, .hold, .estop: cancelRead(now: now)
+        default: break
+        }
         switch frame.message {
         case .heartbeat:
             if watchdog == .armed { lastFeedMs = now }
@@ -124,6 +200,11 @@ public struct Controller {
             if let reason = Controller.validate(c) { return nack(type, frame.seq, reason) }
             configuration = c
             applied = JointValues()
+            // New servos: the pose is unknown until they answer a read (the next tick starts one).
+            measured = MeasuredValues(count: c.jointCount, value: 0)
+            measuredMask = 0
+            haveMeasurement = false
+            nextReadMs = now
             estopped = false
             holdCommanded = false
             watchdog = .disarmed
@@ -131,6 +212,19 @@ public struct Controller {
         case .torque(let enable):
             guard let config = configuration else { return nack(type, frame.seq, .notConfigured) }
             if enable {
+                if !torqueOn {
+                    // From torque off: only with a measured pose inside the limits, and the goals set
+                    // to that pose first, so enabling torque holds the arm where it is.
+                    guard positionsMeasured else { return nack(type, frame.seq, .positionsUnknown) }
+                    var goals = JointValues()
+                    for i in 0..<config.jointCount {
+                        let p = Int(measured[i])
+                        if p < Int(config.minimum[i]) || p > Int(config.maximum[i]) { return nack(type, frame.seq, .positionOutOfLimits) }
+                        goals.append(UInt16(p))
+                    }
+                    applied = goals
+                    Feetech.syncWriteGoalPosition(ids: config.ids, positions: applied, into: &servoOut)
+                }
                 if !torqueOn || watchdog != .armed {
                     for i in 0..<config.ids.count { Feetech.writeTorqueEnable(id: config.ids[i], enable: true, into: &servoOut) }
                 }
@@ -173,6 +267,9 @@ public struct Controller {
             torqueOn = false
             watchdog = .disarmed
             configuration = nil
+            measured = MeasuredValues()
+            measuredMask = 0
+            haveMeasurement = false
             estopped = true
             holdCommanded = false
             ack(type, frame.seq)

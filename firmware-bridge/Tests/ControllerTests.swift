@@ -58,6 +58,59 @@ struct Rig {
 
     mutating func takeServo() -> [UInt8] { defer { servo = [] }; return servo }
 
+    /// Bytes arriving on the servo bus (replies, or the half-duplex echo of what was sent).
+    mutating func feedServo(_ bytes: [UInt8]) {
+        for b in bytes { c.receiveServo(b, now: now) }
+        drain()
+    }
+
+    /// Runs the clock until the controller has a Present_Position read on the bus, answers it for the
+    /// given (id, position) pairs like the servos would (echo of the request first, as on a
+    /// half-duplex line), and returns the request bytes.
+    @discardableResult
+    mutating func answerRead(_ positions: [(UInt8, Int)]) -> [UInt8] {
+        var n = 0
+        while !c.reading && n < 1000 { now += 1; c.tick(now: now); drain(); n += 1 }
+        let request = takeServo()
+        feedServo(request)
+        for (id, p) in positions { feedServo(positionReply(id, p)) }
+        return request
+    }
+
+    /// Measures config3's servos inside their limits and enables torque; returns the reply.
+    @discardableResult
+    mutating func measureAndEnable(_ positions: [Int] = [2048, 1000, 2000]) -> Message? {
+        answerRead(zip([UInt8(1), 2, 3], positions).map { ($0, $1) })
+        let reply = send(.torque(enable: true))
+        _ = takeServo()
+        return reply
+    }
+}
+
+/// A servo's status packet answering a Present_Position read (sign-magnitude, as the STS register).
+func positionReply(_ id: UInt8, _ position: Int) -> [UInt8] {
+    var data = ByteBuffer<2>()
+    data.appendLE16(position < 0 ? UInt16(0x8000 | -position) : UInt16(position))
+    var out = ByteBuffer<16>()
+    Feetech.packet(id: id, instruction: 0, params: data, into: &out)
+    return out.array
+}
+
+func syncGoal(_ ids: [UInt8], _ positions: [UInt16]) -> [UInt8] {
+    var out = ByteBuffer<64>()
+    Feetech.syncWriteGoalPosition(ids: ServoIDs(ids), positions: JointValues(positions), into: &out)
+    return out.array
+}
+
+/// Splits servo-bus bytes into packets by their LEN byte (well-formed input only).
+func servoPackets(_ bytes: [UInt8]) -> [[UInt8]] {
+    var out: [[UInt8]] = [], i = 0
+    while i + 4 <= bytes.count { let end = i + 4 + Int(bytes[i + 3]); out.append(Array(bytes[i..<min(end, bytes.count)])); i = end }
+    return out
+}
+
+extension Rig {
+
     var lastStatus: Status? {
         for f in host.reversed() { if case .status(let s) = f.message { return s } }
         return nil
@@ -75,9 +128,16 @@ let config3 = Configuration(ids: ServoIDs([1, 2, 3]), minimum: JointValues([0, 5
         #expect(r.send(.configure(config3)) == .ack(Ack(type: .configure, seq: 2)))
         #expect(r.send(.targets(JointValues([2048, 1000, 3000]))) == .nack(Nack(type: .targets, seq: 3, reason: .torqueOff)))
         r.advance(to: 2000)
-        #expect(r.servo.isEmpty)  // nothing ever reached the bus
+        // Nothing but position reads reached the bus: no servo answers, so one every 40 + 100 ms.
+        let v = try! loadVectors()
+        let packets = servoPackets(r.takeServo())
+        #expect(packets.count == 15 && packets.allSatisfy { $0 == v["servo sync_read3"]![0] })
         let s = r.lastStatus!
-        #expect(s.flags.contains(.configured) && !s.flags.contains(.torqueEnabled))
+        #expect(s.flags.contains(.configured) && !s.flags.contains(.torqueEnabled) && !s.flags.contains(.positionsMeasured))
+        #expect(s.measuredMask == 0 && s.measured == MeasuredValues([0, 0, 0]))
+        // Without a measured pose torque stays off.
+        #expect(r.send(.torque(enable: true)) == .nack(Nack(type: .torque, seq: 4, reason: .positionsUnknown)))
+        #expect(r.servo.isEmpty && !r.c.torqueOn)
         #expect(s.watchdog == .disarmed && s.nacks == 3 && s.watchdogTrips == 0)
     }
 
@@ -86,11 +146,21 @@ let config3 = Configuration(ids: ServoIDs([1, 2, 3]), minimum: JointValues([0, 5
         var r = Rig()
         r.feed(v["frame configure3"]![1])
         #expect(r.host.last?.message == .ack(Ack(type: .configure, seq: 2)))
+        // The next tick reads the pose; the servos answer with the golden replies (after the echo).
+        r.advance(to: r.now + 1)
+        let request = r.takeServo()
+        #expect(request == v["servo sync_read3"]![0])
+        r.feedServo(request)
+        for name in ["reply_position_id1_2040", "reply_position_id2_1010", "reply_position_id3_2990"] { r.feedServo(v["servo " + name]![0]) }
+        #expect(!r.c.reading && r.c.measured == MeasuredValues([2040, 1010, 2990]) && r.c.measuredMask == 0b111)
         r.feed(v["frame torque_on"]![1])
         #expect(r.host.last?.message == .ack(Ack(type: .torque, seq: 3)))
+        // Goals set to the measured pose first, then torque on: enabling does not move the arm.
         let torqueOn = r.takeServo()
-        #expect(torqueOn.count == 24)
-        #expect(Array(torqueOn.prefix(8)) == v["servo torque_on_id1"]![0])
+        #expect(torqueOn.count == 17 + 24)
+        #expect(Array(torqueOn.prefix(17)) == syncGoal([1, 2, 3], [2040, 1010, 2990]))
+        #expect(Array(torqueOn[17..<25]) == v["servo torque_on_id1"]![0])
+        #expect(r.c.applied == JointValues([2040, 1010, 2990]))
         r.feed(v["frame targets3"]![1])
         #expect(r.host.last?.message == .ack(Ack(type: .targets, seq: 5, detail: 0)))
         #expect(r.takeServo() == v["servo sync_goal3"]![0])
@@ -101,15 +171,15 @@ let config3 = Configuration(ids: ServoIDs([1, 2, 3]), minimum: JointValues([0, 5
         r.feed(v["frame status_request"]![1])
         guard case .status(let s) = r.host.last?.message else { Issue.record("no status"); return }
         #expect(s.flags.contains(.estopped) && !s.flags.contains(.configured))
-        #expect(s.firmwareMajor == 1 && s.rxFrames == 6)
+        #expect(s.firmwareMajor == 2 && s.rxFrames == 6)
+        #expect(s.measured.count == 0 && !s.flags.contains(.positionsMeasured))  // e-stop drops the configuration and the pose
         #expect(s.lastRxSeq == 1 && s.seqGaps == 2)  // 2→3 ok, 3→5 gap, 7→0 new session, 0→1 ok... 5→7 gap
     }
 
     @Test func clampsToConfiguredLimits() {
         var r = Rig()
         r.send(.configure(config3))
-        r.send(.torque(enable: true))
-        _ = r.takeServo()
+        #expect(r.measureAndEnable() == .ack(Ack(type: .torque, seq: 1)))
         #expect(r.send(.targets(JointValues([5000, 100, 2000]))) == .ack(Ack(type: .targets, seq: 2, detail: 2)))
         // FF FF FE 0D 83 2A 02 | 01 FF 0F | 02 F4 01 | 03 D0 07 | CHK
         let sum = 0xFE + 0x0D + 0x83 + 0x2A + 0x02 + 0x01 + 0xFF + 0x0F + 0x02 + 0xF4 + 0x01 + 0x03 + 0xD0 + 0x07
@@ -137,7 +207,7 @@ let config3 = Configuration(ids: ServoIDs([1, 2, 3]), minimum: JointValues([0, 5
         #expect(r.send(.configure(c)) == .nack(Nack(type: .configure, seq: 4, reason: .invalidWatchdog)))
         #expect(r.c.configuration == nil)
         r.send(.configure(config3))
-        r.send(.torque(enable: true))
+        #expect(r.measureAndEnable() == .ack(Ack(type: .torque, seq: 6)))
         #expect(r.send(.configure(config3)) == .nack(Nack(type: .configure, seq: 7, reason: .torqueEnabled)))
     }
 
@@ -145,7 +215,7 @@ let config3 = Configuration(ids: ServoIDs([1, 2, 3]), minimum: JointValues([0, 5
         let v = try loadVectors()
         var r = Rig(now: 10_000)
         r.send(.configure(config3))
-        r.send(.torque(enable: true))
+        r.measureAndEnable()
         r.send(.targets(JointValues([2048, 1000, 3000])))
         let goal = r.takeServo().suffix(17)
         #expect(Array(goal) == v["servo sync_goal3"]![0])
@@ -169,12 +239,15 @@ let config3 = Configuration(ids: ServoIDs([1, 2, 3]), minimum: JointValues([0, 5
         #expect(Array(off.suffix(8)) == v["servo torque_off_id3"]![0])
         #expect(r.c.watchdog == .torqueOff && !r.c.torqueOn)
         r.advance(to: 15_000)
-        #expect(r.servo.isEmpty)  // nothing more reaches the bus while silent
+        // Nothing but position reads reaches the bus while silent (torque is off again, so the pose is read).
+        #expect(servoPackets(r.takeServo()).allSatisfy { $0 == v["servo sync_read3"]![0] })
         let s = try #require(r.lastStatus)
         #expect(s.watchdogTrips == 1 && s.watchdog == .torqueOff && !s.flags.contains(.torqueEnabled))
-        // Re-enable: torque-on writes, streaming resumes.
+        // Re-enable from the pose measured now (the arm sagged while torque was off): goals first, then torque.
+        r.answerRead([(1, 2000), (2, 1100), (3, 2900)])
         #expect(r.send(.torque(enable: true)) == .ack(Ack(type: .torque, seq: 5)))
-        #expect(r.takeServo().count == 24)
+        let on = r.takeServo()
+        #expect(on.count == 17 + 24 && Array(on.prefix(17)) == syncGoal([1, 2, 3], [2000, 1100, 2900]))
         #expect(r.send(.targets(JointValues([2048, 1000, 3000]))) == .ack(Ack(type: .targets, seq: 6)))
         #expect(r.takeServo() == v["servo sync_goal3"]![0])
         #expect(r.c.watchdog == .armed)
@@ -186,11 +259,11 @@ let config3 = Configuration(ids: ServoIDs([1, 2, 3]), minimum: JointValues([0, 5
         c.watchdogMs = 200
         c.action = .torqueOff
         r.send(.configure(c))
-        r.send(.torque(enable: true))
-        _ = r.takeServo()
-        r.advance(to: 200)
-        #expect(r.servo.isEmpty)
-        r.advance(to: 201)
+        r.measureAndEnable()
+        let fed = r.now
+        r.advance(to: fed + 200)
+        #expect(r.servo.isEmpty)  // no reads while torque is on
+        r.advance(to: fed + 201)
         #expect(r.takeServo().count == 24)
         #expect(r.c.watchdog == .torqueOff)
     }
@@ -223,5 +296,80 @@ let config3 = Configuration(ids: ServoIDs([1, 2, 3]), minimum: JointValues([0, 5
         r.now = 750; r.c.tick(now: 750); r.drain()
         let ups = r.host.compactMap { f -> UInt32? in if case .status(let s) = f.message { s.uptimeMs } else { nil } }
         #expect(ups == [103, 200, 300, 650, 750])
+    }
+
+    @Test func refusesTorqueWhenAJointIsOutsideItsLimits() throws {
+        let v = try loadVectors()
+        var r = Rig()
+        r.send(.configure(config3))
+        r.answerRead([(1, 2040), (2, 3900), (3, 2990)])  // joint 2's limits are 500…3500
+        let s = try #require({ r.send(.statusRequest) }().flatMap { m -> Status? in if case .status(let s) = m { s } else { nil } })
+        #expect(s.flags.contains(.positionsMeasured) && s.measured == MeasuredValues([2040, 3900, 2990]) && s.measuredMask == 0b111)
+        #expect(s.measuredAgeMs == 0)
+        #expect(r.send(.torque(enable: true)) == .nack(Nack(type: .torque, seq: 2, reason: .positionOutOfLimits)))
+        #expect(r.servo.isEmpty && !r.c.torqueOn && r.c.applied.count == 0)  // no goal, no torque written
+        // A negative reading (sign-magnitude bit 15) is decoded and is outside too.
+        r.answerRead([(1, 2040), (2, 1010)])
+        r.feedServo(v["servo reply_position_id3_minus5"]![0])
+        #expect(r.c.measured == MeasuredValues([2040, 1010, -5]))
+        #expect(r.send(.torque(enable: true)) == .nack(Nack(type: .torque, seq: 3, reason: .positionOutOfLimits)))
+        // Moved by hand into range: the next read lets torque on.
+        r.answerRead([(1, 2040), (2, 1010), (3, 2990)])
+        #expect(r.send(.torque(enable: true)) == .ack(Ack(type: .torque, seq: 4)))
+    }
+
+    @Test func aSilentServoLeavesThePoseUnknown() {
+        var r = Rig()
+        r.send(.configure(config3))
+        r.answerRead([(1, 2048), (3, 2048)])
+        #expect(r.c.reading)  // still waiting for servo 2
+        r.advance(to: r.now + 40)  // the read times out
+        #expect(!r.c.reading && r.c.measuredMask == 0b101)
+        r.send(.statusRequest)
+        let s = r.lastStatus!
+        #expect(!s.flags.contains(.positionsMeasured) && s.measuredMask == 0b101 && s.measured == MeasuredValues([2048, 0, 2048]))
+        #expect(r.send(.torque(enable: true)) == .nack(Nack(type: .torque, seq: 2, reason: .positionsUnknown)))
+        #expect(r.servo.isEmpty)
+    }
+
+    @Test func aHostCommandAbandonsAReadInFlightAndLateRepliesAreIgnored() {
+        var r = Rig()
+        r.send(.configure(config3))
+        r.answerRead([(1, 2048)])
+        #expect(r.c.reading)
+        r.send(.configure(config3))  // writes nothing, but a command for the bus ends the read
+        #expect(!r.c.reading)
+        r.feedServo(positionReply(2, 2048) + positionReply(3, 2048))
+        #expect(r.c.measuredMask == 0 && !r.c.positionsMeasured)
+        // A reply from an ID that is not configured, or with the wrong length, does not count either.
+        r.answerRead([(1, 2048), (2, 2048), (9, 2048)])
+        var bad = ByteBuffer<16>(); var data = ByteBuffer<3>(); data.append(0); data.append(8); data.append(0)
+        Feetech.packet(id: 3, instruction: 0, params: data, into: &bad)
+        r.feedServo(bad.array)
+        #expect(r.c.reading && !r.c.positionsMeasured)
+        r.feedServo(positionReply(3, 2100))
+        #expect(!r.c.reading && r.c.positionsMeasured && r.c.measured == MeasuredValues([2048, 2048, 2100]))
+    }
+
+    @Test func positionsAreReadEveryPeriodWithTorqueOffAndNeverWithTorqueOn() {
+        var r = Rig()
+        r.send(.configure(config3))
+        let first = r.answerRead([(1, 2048), (2, 1000), (3, 2000)])
+        let t = r.now
+        r.advance(to: t + 99)
+        #expect(r.servo.isEmpty)
+        r.advance(to: t + 100)
+        #expect(r.takeServo() == first)  // the next read, 100 ms after the last one completed
+        r.feedServo(positionReply(1, 2049) + positionReply(2, 1001) + positionReply(3, 2001))
+        #expect(r.send(.torque(enable: true)) == .ack(Ack(type: .torque, seq: 1)))
+        #expect(Array(r.takeServo().prefix(17)) == syncGoal([1, 2, 3], [2049, 1001, 2001]))
+        for _ in 0..<5 { r.advance(to: r.now + 100); r.send(.heartbeat) }
+        #expect(r.servo.isEmpty)
+        let s = r.send(.statusRequest)
+        if case .status(let st) = s { #expect(st.measuredAgeMs == 500 && st.flags.contains(.positionsMeasured)) } else { Issue.record("no status") }
+        #expect(r.send(.torque(enable: false)) == .ack(Ack(type: .torque, seq: 8)))
+        #expect(r.takeServo().count == 24)
+        r.advance(to: r.now + 1)
+        #expect(r.takeServo() == first)  // torque off: reading again
     }
 }

@@ -1,6 +1,6 @@
 // Firmware entry point for the STM32F405 (qemu netduinoplus2; the same code runs on real STM32F4
 // boards once the clock tree below is set up by `Board.start`). Polling main loop, no allocation:
-// host link on USART1, Feetech servo bus on USART2, TIM2 time base.
+// host link on USART1, Feetech servo bus on USART2 (goal writes, Present_Position reads), TIM2 time base.
 import BridgeFirmware
 import BridgeProtocol
 import _Volatile
@@ -131,6 +131,13 @@ struct Firmware {
             while budget > 0 && Board.host.rxReady {
                 controller.receive(Board.host.read(), now: now)
                 budget -= 1
+            }
+            // Servo replies (Present_Position reads). A real bus at 1 Mbaud delivers a byte every 10 µs;
+            // a pass of this loop is far shorter, and the budget keeps a babbling bus from starving it.
+            var servoBudget = 64
+            while servoBudget > 0 && Board.servo.rxReady {
+                controller.receiveServo(Board.servo.read(), now: now)
+                servoBudget -= 1
             }
             controller.tick(now: now)
             hostDrain.step(&controller.hostOut, Board.host)
