@@ -139,6 +139,18 @@ static int decode_jpeg(FILE *f, uint64_t max_pixels, uint8_t **pixels, int *w, i
     return 0;
 }
 
+/// What a non-regular file is, in the words the Swift loader uses (ModelFile).
+const char *rk_file_kind(unsigned mode) {
+    switch (mode & S_IFMT) {
+    case S_IFIFO: return "a FIFO";
+    case S_IFCHR: return "a character device";
+    case S_IFBLK: return "a block device";
+    case S_IFDIR: return "a directory";
+    case S_IFSOCK: return "a socket";
+    default: return "not a file";
+    }
+}
+
 int rk_decode_image_file(const char *path, uint64_t max_pixels, uint8_t **pixels, int *width, int *height, char *err, size_t errlen) {
     // Regular files only: a FIFO or device named frame.png would block the reader forever. O_NONBLOCK
     // so that opening a FIFO with no writer does not block either.
@@ -149,7 +161,7 @@ int rk_decode_image_file(const char *path, uint64_t max_pixels, uint8_t **pixels
     }
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        snprintf(err, errlen, "not a regular file");
+        snprintf(err, errlen, "not a regular file (%s)", rk_file_kind(st.st_mode));
         close(fd);
         return 1;
     }

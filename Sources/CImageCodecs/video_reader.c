@@ -38,7 +38,7 @@ rk_video *rk_video_open(const char *path, uint64_t max_pixels, int *width, int *
         return NULL;
     }
     if (!S_ISREG(info.st_mode)) {
-        if (err && errlen) snprintf(err, errlen, "%s: not a regular file", path);
+        if (err && errlen) snprintf(err, errlen, "%s: not a regular file (%s)", path, rk_file_kind(info.st_mode));
         return NULL;
     }
     // Errors come back as named errors; FFmpeg's own log lines would only repeat them on stderr.

@@ -144,6 +144,7 @@ public struct OpenVLA: Sendable {
     ///   - keepPromptLogits: also return the logits of every prompt position.
     public func predict(image: RGBImage, promptIds: [Int], actionTokensOnly: Bool = false,
                         keepPromptLogits: Bool = false) throws -> Prediction {
+        try checkPromptFits(promptTokens: promptIds.count)  // before anything is sized from the prompt
         var timings = StageTimings()
         var t0 = monotonicNanos()
         func lap() -> Double {

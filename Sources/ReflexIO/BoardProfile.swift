@@ -163,7 +163,8 @@ public struct BoardProfile: Sendable {
         do {
             root = try Yams.compose(yaml: text)
         } catch let e as YamlError {
-            throw ProfileError(file: file, keyPath: "", line: yamlErrorLine(e), message: "not valid YAML: \(e)")
+            let (line, problem) = yamlProblem(e, text: text)
+            throw ProfileError(file: file, keyPath: "", line: line, message: "not valid YAML: \(problem)")
         }
         let env = environment.filter { $0.key.hasPrefix("REFLEX_") }
         let top = YAMLCursor(node: root, path: [], file: file, environment: env)
@@ -340,9 +341,24 @@ private func opt(_ m: [String: YAMLCursor], _ key: String, _ parent: YAMLCursor)
     m[key] ?? YAMLCursor(node: nil, path: parent.path + [key], file: parent.file, environment: parent.environment)
 }
 
-private func yamlErrorLine(_ e: YamlError) -> Int? {
+/// A YAML error as one line and its location: Yams's descriptions quote the document (a duplicate key's
+/// quotes the whole mapping), which is noise in an error message.
+func yamlProblem(_ e: YamlError, text: String) -> (line: Int?, message: String) {
     switch e {
-    case .scanner(_, _, let mark, _), .parser(_, _, let mark, _), .composer(_, _, let mark, _): return mark.line
-    default: return nil
+    case let .scanner(context, problem, mark, _), let .parser(context, problem, mark, _), let .composer(context, problem, mark, _):
+        return (mark.line, problem + (context.map { " (\($0.text))" } ?? ""))
+    case let .reader(problem, _, _, _):
+        return (nil, problem)
+    case let .duplicatedKeysInMapping(duplicates, context):
+        // The line of the key's last occurrence (the duplicate) inside the mapping.
+        let key = duplicates.sorted().first ?? ""
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        let last = lines.indices.last { i in
+            i + 1 >= context.mark.line && lines[i].drop { $0 == " " }.hasPrefix(key + ":")
+        }
+        return (last.map { $0 + 1 } ?? context.mark.line,
+                "duplicate key \(duplicates.sorted().map { "'\($0)'" }.joined(separator: ", "))")
+    default:
+        return (nil, "\(e)")
     }
 }

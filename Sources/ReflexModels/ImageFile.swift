@@ -98,7 +98,9 @@ public final class VideoFile {
         var w: Int32 = 0, h: Int32 = 0, rate = 0.0, n = 0
         var err = [CChar](repeating: 0, count: 256)
         guard let v = rk_video_open(path, UInt64(max(maxPixels, 0)), &w, &h, &rate, &n, &err, err.count) else {
-            throw ModelError(file: path, message(err))
+            var text = message(err)
+            if text.hasPrefix(path + ": ") { text.removeFirst(path.count + 2) }  // the error names the file once
+            throw ModelError(file: path, text)
         }
         self.path = path
         handle = v

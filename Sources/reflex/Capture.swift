@@ -35,6 +35,12 @@ struct Capture: ParsableCommand {
         guard format.utf8.count == 4 else { throw ValidationError("--format: a FOURCC is 4 characters, got '\(format)'") }
         guard (2...4).contains(buffers) else { throw ValidationError("--buffers must be 2…4, got \(buffers)") }
         guard frames > 0 else { throw ValidationError("--frames must be positive") }
+        // The same ranges a board profile's camera section takes.
+        guard (16...8192).contains(width) else { throw ValidationError("--width must be 16…8192, got \(width)") }
+        guard (16...8192).contains(height) else { throw ValidationError("--height must be 16…8192, got \(height)") }
+        guard (1...240).contains(fps) else { throw ValidationError("--fps must be 1…240, got \(fps)") }
+        guard timeoutMs > 0 else { throw ValidationError("--timeout-ms must be positive, got \(timeoutMs)") }
+        if let newestIntervalMs, newestIntervalMs < 1 { throw ValidationError("--newest-interval-ms must be positive, got \(newestIntervalMs)") }
     }
 
     func run() throws {

@@ -10,8 +10,10 @@ struct Check: ParsableCommand {
         abstract: "Validate a board profile, its model and its devices.",
         discussion: """
             Exit codes: 0 everything checked is good; 2 the profile (or the model it names) is invalid; \
-            1 a device or resource check failed. --offline skips what only exists on the target board: \
-            the camera, the serial port, the CPU feature match, and a model that is not installed here.
+            1 a device or resource check failed (a model folder that does not exist included). The model is \
+            loaded and runs one prediction on a synthetic frame; a non-finite output makes it invalid. \
+            --offline skips what only exists on the target board: the camera, the serial port, the CPU \
+            feature match, and a model at an absolute path that is not installed here.
             """
     )
 
@@ -20,6 +22,8 @@ struct Check: ParsableCommand {
 
     @Flag(help: "Skip devices and target-only resources (for checking profiles on a workstation).")
     var offline = false
+
+    @OptionGroup var imageLimit: ImageLimitOptions
 
     @Flag(help: "Print one JSON object on stdout.")
     var json = false
@@ -56,19 +60,19 @@ struct Check: ParsableCommand {
             add("cpu", "ok", "\(profile.cpu.threads) threads on \(cores) cores" + (profile.cpu.threads > cores ? " (more threads than cores: expect contention)" : ""))
         }
 
-        // Model
+        // Model: loaded, and one prediction on a synthetic frame must give a finite action.
         let modelPath = profile.model.path
         if !FileManager.default.fileExists(atPath: modelPath + "/config.json") {
-            if offline {
+            if offline && modelPath.hasPrefix("/") {  // a board's install location, checked on the board
                 add("model", "skipped", "\(modelPath) is not installed here (install it on the board)")
             } else {
                 failed = true
-                add("model", "failed", "\(modelPath)/config.json not found")
+                add("model", "failed", "\(modelPath)/config.json not found" + (modelPath.hasPrefix("/") ? "" : " (model.path is relative to the profile's folder)"))
             }
         } else {
             do {
-                let loader = try OpenVLALoader(directory: modelPath, precision: profile.model.quantization == "int8" ? .int8 : .fp32)
-                _ = try Tokenizer(directory: modelPath)
+                let precision: Precision = profile.model.quantization == "int8" ? .int8 : .fp32
+                let loader = try OpenVLALoader(directory: modelPath, precision: precision)
                 let stats = try loader.config.statistics(unnormKey: profile.model.unnormKey, path: modelPath + "/config.json")
                 let bytes = loader.weights.shards.values.reduce(0) { $0 + $1.tensors.values.reduce(0) { $0 + $1.byteRange.count } }
                 let resident = loader.precision == .int8 && !loader.isQuantizedCheckpoint ? bytes / 4 : bytes
@@ -77,9 +81,18 @@ struct Check: ParsableCommand {
                     failed = true
                     add("model", "failed", String(format: "%@: weights need ~%.0f MB resident, more than 75%% of the board's %d MB", modelPath, mb, profile.board.memoryMB))
                 } else {
-                    add("model", "ok", String(format: "%@: %@, %@, ~%.0f MB resident of %d MB%@", modelPath, loader.config.textConfig.modelType,
-                                              loader.precision.rawValue, mb, profile.board.memoryMB, stats == nil ? ", no norm_stats" : ""))
+                    let policy = try VLAPolicy(directory: modelPath, precision: precision, unnormKey: profile.model.unnormKey)
+                    let step = try policy.act(try BenchModel.syntheticFrame(), instruction: profile.model.instruction ?? "pick up the block")
+                    guard step.action.allSatisfy(\.isFinite) else {
+                        throw PolicyError.nonFiniteLogits(step: 0)
+                    }
+                    add("model", "ok", String(format: "%@: %@, %@, ~%.0f MB resident of %d MB%@; one prediction on a synthetic frame in %.0f ms", modelPath,
+                                              loader.config.textConfig.modelType, loader.precision.rawValue, mb, profile.board.memoryMB,
+                                              stats == nil ? ", no norm_stats" : "", step.timings.total))
                 }
+            } catch let e as PolicyError {
+                invalid = true
+                add("model", "failed", "\(modelPath): \(e)")
             } catch let e as ModelError {
                 invalid = true
                 add("model", "failed", "\(e)")
@@ -98,7 +111,7 @@ struct Check: ParsableCommand {
             var isDir: ObjCBool = false
             if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), !isDir.boolValue {
                 do {
-                    let v = try VideoFile(path: path)
+                    let v = try VideoFile(path: path, maxPixels: imageLimit.limit)
                     _ = try v.frame(0)
                     add("camera", "ok", "replay of video \(path): \(v.width)x\(v.height), \(v.frameCount.map(String.init) ?? "?") frames")
                 } catch {
@@ -108,7 +121,15 @@ struct Check: ParsableCommand {
             } else {
                 let frames = ReplaySource.imageFiles(in: path)
                 if frames.isEmpty { failed = true; add("camera", "failed", "replay folder \(path) has no PNG/JPEG frames") }
-                else { add("camera", "ok", "replay of \(frames.count) frames from \(path)") }
+                else {
+                    do {
+                        let first = try ImageFile.read(frames[0], maxPixels: imageLimit.limit)
+                        add("camera", "ok", "replay of \(frames.count) frames from \(path) (first: \(first.width)x\(first.height))")
+                    } catch {
+                        failed = true
+                        add("camera", "failed", "\(error)")
+                    }
+                }
             }
         case .v4l2:
             let dev = profile.camera.device ?? ""

@@ -43,6 +43,10 @@ struct Eval: ParsableCommand {
     func validate() throws {
         _ = try taskFamilies(task)
         guard episodes > 0 else { throw ValidationError("--episodes must be positive, got \(episodes)") }
+        try validateSeeds(seed, episodes)
+        if let minSuccess, !(minSuccess.isFinite && (0...1).contains(minSuccess)) {
+            throw ValidationError("--min-success must be a rate in 0…1, got \(minSuccess)")
+        }
     }
 
     func run() throws {
@@ -190,4 +194,12 @@ func runSimEpisode(family: TaskFamily, seed: UInt64, policy: VLAPolicy, realTime
         }
     }
     return SimEpisodeOutcome(success: rig.sim.success, steps: rig.sim.steps, policyMs: policyMs, loop: loop.stats)
+}
+
+/// Episode seeds are `seed`, `seed + 1`, …, `seed + episodes − 1`: all of them must be valid seeds.
+func validateSeeds(_ seed: UInt64, _ episodes: Int) throws {
+    guard episodes <= 10_000_000 else { throw ValidationError("--episodes must be at most 10000000, got \(episodes)") }
+    guard seed <= UInt64.max - UInt64(episodes) else {
+        throw ValidationError("--seed \(seed) + \(episodes) episodes passes the largest seed (\(UInt64.max)): choose a smaller --seed")
+    }
 }

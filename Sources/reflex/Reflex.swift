@@ -130,7 +130,7 @@ private func installCrashReporter() {
             raise(sig)
         }
         sigemptyset(&action.sa_mask)
-        action.sa_flags = Int32(SA_RESETHAND)
+        action.sa_flags = Int32(bitPattern: UInt32(SA_RESETHAND))
         sigaction(sig, &action, nil)
     }
 }

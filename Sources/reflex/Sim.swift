@@ -72,6 +72,7 @@ struct SimRecord: ParsableCommand {
     func validate() throws {
         _ = try taskFamilies(task)
         guard episodes > 0 else { throw ValidationError("--episodes must be positive, got \(episodes)") }
+        try validateSeeds(seed, episodes)
         guard noise >= 0, noise.isFinite else { throw ValidationError("--noise must be ≥ 0, got \(noise)") }
         if let objects, !(1...4).contains(objects) { throw ValidationError("--objects must be 1…4, got \(objects)") }
     }

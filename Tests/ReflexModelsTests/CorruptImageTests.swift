@@ -124,11 +124,11 @@ struct CorruptImageTests {
         let dir = NSTemporaryDirectory() + "reflex-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir + "/frame.png", withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        #expect(message { try ImageFile.read(dir + "/frame.png") } == "\(dir)/frame.png: not a regular file")
+        #expect(message { try ImageFile.read(dir + "/frame.png") } == "\(dir)/frame.png: not a regular file (a directory)")
         // A FIFO with no writer: opening it for reading would block forever.
         let fifo = dir + "/fifo.jpg"
         #expect(mkfifo(fifo, 0o600) == 0)
-        #expect(message { try ImageFile.read(fifo) } == "\(fifo): not a regular file")
-        #expect(message { try VideoFile(path: fifo) } == "\(fifo): \(fifo): not a regular file")
+        #expect(message { try ImageFile.read(fifo) } == "\(fifo): not a regular file (a FIFO)")
+        #expect(message { try VideoFile(path: fifo) } == "\(fifo): not a regular file (a FIFO)")
     }
 }

@@ -17,6 +17,9 @@ extern "C" {
 /// with free()), *width and *height. On failure returns non-zero and writes a message into err.
 int rk_decode_image_file(const char *path, uint64_t max_pixels, uint8_t **pixels, int *width, int *height, char *err, size_t errlen);
 
+/// "a FIFO", "a directory", … for a file mode that is not a regular file (error messages).
+const char *rk_file_kind(unsigned mode);
+
 /// Encodes 8-bit RGB pixels as a PNG file. Returns 0 on success, else non-zero with a message in err.
 int rk_write_png(const char *path, const uint8_t *pixels, int width, int height, char *err, size_t errlen);
 
