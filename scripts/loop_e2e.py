@@ -32,6 +32,9 @@ frames = os.path.join(work, "frames")
 subprocess.run([args.reflex, "sim", "render", "--task", "reach", "--seed", "1000007", "--out", frames, "--rollout"],
                check=True, capture_output=True)
 
+# Input paths in a profile are relative to the profile's folder: this one is written into a temporary folder.
+MODEL = os.path.abspath("models/reflex-sim-tiny")
+
 # 2 Hz and a 1.5 s frame age: this test checks the bytes on the bus, not timing; a debug build on a loaded
 # machine must not hold every tick (the loop's timing has its own tests and `reflex bench loop`).
 def profile(port, extra=""):
@@ -39,7 +42,7 @@ def profile(port, extra=""):
 board: {{ name: loop-test, memory_mb: 4096 }}
 cpu: {{ threads: 1 }}
 camera: {{ source: replay, path: {frames}, fps: 10, max_frame_age_ms: 1500 }}
-model: {{ path: models/reflex-sim-tiny, unnorm_key: reflex_sim, instruction: move the gripper above the red cube }}
+model: {{ path: {MODEL}, unnorm_key: reflex_sim, instruction: move the gripper above the red cube }}
 control: {{ rate_hz: 2 }}
 bridge: {{ protocol: feetech, port: {port}, baud: 1000000 }}
 robot:
@@ -133,7 +136,7 @@ check(stepok, "no joint moves more than max_step (25) per tick")
 rc, out, err, data = run(profile("PORT").replace("rate_hz: 2 }", "rate_hz: 2, frame_budjet_ms: 100 }"), 2)
 check(rc == 2 and "frame_budjet_ms" in err and "did you mean 'frame_budget_ms'" in err and data == b"",
       "a misspelt key is refused (exit 2, names the key) and nothing reaches the bus")
-rc, out, err, data = run(profile("PORT").replace("path: models/reflex-sim-tiny", "path: /nonexistent/model"), 2)
+rc, out, err, data = run(profile("PORT").replace(f"path: {MODEL}", "path: /nonexistent/model"), 2)
 check(rc == 2 and "/nonexistent/model" in err and data == b"", "a missing model is refused (exit 2, names the path), bus silent")
 
 # A video file as the replay camera (field recording, decoded with FFmpeg).
@@ -165,6 +168,40 @@ pk, stray = packets(data)
 check(rc == 0 and stray is None and len([p for p in pk if p[1] == 0x83]) >= 1, f"runs until SIGTERM, then exits 0 (rc {rc})")
 check([(p[0], p[1], p[2]) for p in pk[-4:]] == [(i, 0x03, b"\x28\x00") for i in (1, 2, 3, 6)],
       "after SIGTERM the last bytes on the bus disable torque on every servo")
+
+# Corrupt frames in the replay folder (issue 15, classes 1 and 5). Good and corrupt frames alternate at 1 fps
+# with ticks at 2 Hz: a corrupt frame holds its tick and is logged, the loop goes on with the next good one.
+import shutil
+jpeg = open("Tests/Fixtures/images/scene_288x216.jpg", "rb").read()
+mixed = os.path.join(work, "mixed")
+os.makedirs(mixed)
+good = sorted(f for f in os.listdir(frames) if f.endswith(".png"))
+for k in range(8):
+    if k % 2 == 0:
+        shutil.copy(os.path.join(frames, good[k % len(good)]), os.path.join(mixed, f"frame_{k:02d}.png"))
+    else:  # truncated, 3 bytes, flipped bytes: each once crashed `reflex run`
+        bad = [jpeg[:len(jpeg) // 2], jpeg[:3], bytes(b ^ 0x55 if 300 < i < 400 else b for i, b in enumerate(jpeg))][k // 2 % 3]
+        open(os.path.join(mixed, f"frame_{k:02d}.jpg"), "wb").write(bad)
+mixed_profile = profile("PORT").replace(f"path: {frames}, fps: 10", f"path: {mixed}, fps: 1")
+rc, out, err, data = run(mixed_profile, 8)
+summary = json.loads(out) if rc == 0 else {}
+check(rc == 0 and summary.get("bad_frames", 0) >= 1 and summary.get("sent", 0) >= 1 and "bad frame, holding" in err and "invalid JPEG" in err,
+      f"corrupt frames among good ones: held and logged, the loop goes on (rc {rc}, sent {summary.get('sent')}, bad frames {summary.get('bad_frames')})")
+pk, stray = packets(data)
+check(stray is None and len([p for p in pk[2:] if p[1] == 0x83]) == summary.get("sent", -1), "…and only the good frames' commands reached the bus")
+
+# Only corrupt frames: camera.max_bad_frames in a row run the same stop sequence as SIGTERM (torque off), exit 1.
+allbad = os.path.join(work, "allbad")
+os.makedirs(allbad)
+open(os.path.join(allbad, "frame_00.jpg"), "wb").write(jpeg[:len(jpeg) // 2])
+text = profile("PORT").replace(f"path: {frames}, fps: 10", f"path: {allbad}, fps: 1, max_bad_frames: 3").replace(
+    "baud: 1000000 }", "baud: 1000000, torque_off_on_stop: true }")
+rc, out, err, data = run(text, None)
+pk, stray = packets(data)
+check(rc == 1 and "3 bad frames in a row (camera.max_bad_frames is 3)" in err and err.strip().splitlines()[-1].startswith("reflex: error: "),
+      f"max_bad_frames corrupt frames in a row: exit 1 with the reason (rc {rc}: {err.strip().splitlines()[-1:]})")
+check(stray is None and [(p[0], p[1], p[2]) for p in pk[-4:]] == [(i, 0x03, b"\x28\x00") for i in (1, 2, 3, 6)]
+      and [p[:3] for p in pk if p[1] == 0x83] == [goal_packet(START)], "…after the same stop sequence as SIGTERM: torque off on every servo, no goal but the start pose")
 
 # `reflex bridge send --protocol feetech` writes exactly one SYNC_WRITE and nothing else.
 m, s_ = pty.openpty()
