@@ -78,7 +78,8 @@ struct YAMLCursor {
         guard !text.isEmpty else { throw error("empty path") }
         if text.hasPrefix("/") || environment[environmentName] != nil { return text }
         let folder = (file as NSString).deletingLastPathComponent
-        return (((folder.isEmpty ? "." : folder) as NSString).appendingPathComponent(text) as NSString).standardizingPath
+        guard !folder.isEmpty else { return text }  // the profile is in the working directory
+        return ((folder as NSString).appendingPathComponent(text) as NSString).standardizingPath
     }
 
     func choice(_ options: [String], default def: String? = nil) throws -> String {
