@@ -3,11 +3,12 @@ SWIFT     ?= swift
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BUILD_DIR := .build
 RELEASE   := $(BUILD_DIR)/release/reflex
-# Debian packages the build and tests need (see README).
-APT_PACKAGES := libopenblas-dev libv4l-dev libpng-dev libjpeg-dev libgif-dev libavformat-dev libavcodec-dev libswscale-dev pkg-config qemu-user-static gcc-aarch64-linux-gnu \
-                qemu-system-arm python3 qemu-system-x86 busybox-static kmod cpio xz-utils
+# Debian packages: what building and running needs (`make run` installs only these), and what the tests add
+# (qemu for the ARM kernels, the firmware and the V4L2 VM, a cross compiler, the VM's initramfs tools).
+RUN_PACKAGES  := libopenblas-dev libv4l-dev libpng-dev libjpeg-dev libgif-dev libavformat-dev libavcodec-dev libswscale-dev pkg-config
+TEST_PACKAGES := qemu-user-static gcc-aarch64-linux-gnu qemu-system-arm python3 qemu-system-x86 busybox-static kmod cpio xz-utils
 
-.PHONY: test-loop test-v4l2 all deps build release run test test-swift test-c test-arm bench clean help firmware hil install uninstall eval-sim
+.PHONY: test-loop test-v4l2 test-cli test-deps all deps build release run test test-swift test-c test-arm bench clean help firmware hil install uninstall eval-sim
 
 all: release
 
@@ -19,13 +20,21 @@ help:
 	@echo "make firmware   the motor-controller firmware ELF (Embedded Swift, STM32F405); prints flash/RAM use"
 	@echo "make hil        the firmware under qemu-system-arm driven by \`reflex bridge\` (hardware in the loop)"
 
-# Installs the Debian packages that are missing (with sudo when not root).
-deps:
-	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+# Installs the Debian packages that are missing (with sudo when not root): `deps` what running needs,
+# `test-deps` that and what the tests need.
+define install_missing
+	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "make: installing missing packages:$$missing"; \
 	  $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
+endef
+
+deps:
+	$(call install_missing,$(RUN_PACKAGES))
+
+test-deps:
+	$(call install_missing,$(RUN_PACKAGES) $(TEST_PACKAGES))
 
 build: deps
 	$(SWIFT) build
@@ -73,30 +82,37 @@ uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/reflex $(DESTDIR)/etc/systemd/system/reflex.service
 	rm -rf $(DESTDIR)$(SHARE) $(DESTDIR)$(PREFIX)/share/doc/reflex
 
-test: deps test-swift test-c test-arm hil test-loop test-v4l2 eval-sim
+test: test-deps test-swift test-c test-arm hil test-loop test-cli test-v4l2 eval-sim
 
 # The V4L2 capture code against the kernel's vivid driver in a qemu VM (stock Debian kernel, downloaded
 # once into .build-v4l2): negotiation, mmap streaming, RGB24 from YUYV/UYVY/RGB565, newest-frame thread,
 # reconnect after the device vanishes. About 2 minutes under TCG.
-test-v4l2: deps
+test-v4l2: test-deps
 	$(SWIFT) build --product reflex
 	python3 scripts/test-v4l2.py --reflex $(BUILD_DIR)/debug/reflex --work .build-v4l2
 
 # The robot loop end to end: replay camera → trained policy → safety → Feetech bus on a pty where emulated
 # servos answer (scripts/feetech_servo_emulator.py), every byte decoded independently (scripts/loop_e2e.py).
-test-loop: deps
+test-loop: test-deps
 	$(SWIFT) build --product reflex
 	python3 scripts/loop_e2e.py --reflex $(BUILD_DIR)/debug/reflex
 
-test-swift: deps
+# The command line's bad-input contract (scripts/cli_contract.py): corrupt and oversized images, a NaN model,
+# hostile config values, FIFOs, out-of-range flags and environment values — named errors and the README's
+# exit codes, never a crash or a hang.
+test-cli: test-deps
+	$(SWIFT) build --product reflex
+	python3 scripts/cli_contract.py --reflex $(BUILD_DIR)/debug/reflex
+
+test-swift: test-deps
 	$(SWIFT) test
 
 # Every x86 int8 path this CPU can run, in C, against the reference (built with gcc).
-test-c: deps
+test-c: test-deps
 	bash scripts/test-c-kernels.sh
 
 # The ARM paths, cross-compiled and run under qemu with three CPU models.
-test-arm: deps
+test-arm: test-deps
 	bash scripts/test-arm.sh
 
 # Kernel benchmarks. With PyTorch installed (a developer tool, never a dependency), the same run
@@ -123,7 +139,7 @@ firmware:
 # Hardware in the loop: the firmware under qemu-system-arm, USART1 on a pty driven by `reflex bridge`,
 # USART2 (servo bus) on a pty where emulated servos answer its position reads; every servo-bus byte
 # decoded independently. About 6 s after the builds.
-hil: deps firmware
+hil: test-deps firmware
 	$(SWIFT) build --scratch-path $(FW_SCRATCH) --product reflex
 	python3 scripts/hil.py --reflex $(FW_SCRATCH)/debug/reflex --elf $(FW_DIR)/reflex-fw.elf --out $(FW_DIR)/hil --json-out $(FW_DIR)/hil.json
 

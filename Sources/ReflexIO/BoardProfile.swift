@@ -40,10 +40,13 @@ public struct BoardProfile: Sendable {
 
     /// The policy.
     public struct Model: Sendable {
+        /// The checkpoint folder, resolved (see `load`).
         public var path: String
         public var unnormKey: String?
         public var instruction: String?
         public var quantization: String
+        /// `path` as the profile (or the environment) wrote it: an absolute one names a board's install location.
+        public var declaredPath: String = ""
     }
 
     /// The control loop's timing.
@@ -205,9 +208,10 @@ public struct BoardProfile: Sendable {
 
         let mNode = try section("model")
         let m = try mNode.mapping(known: ["path", "unnorm_key", "instruction", "quantization"])
-        let model = Model(path: try req(m, "path", mNode).inputPath()!, unnormKey: try m["unnorm_key"]?.optionalString(),
+        var model = Model(path: try req(m, "path", mNode).inputPath()!, unnormKey: try m["unnorm_key"]?.optionalString(),
                           instruction: try m["instruction"]?.optionalString(),
                           quantization: try opt(m, "quantization", mNode).choice(["fp32", "int8"], default: "fp32"))
+        model.declaredPath = try req(m, "path", mNode).string()
 
         let ctlNode = try section("control")
         let ctl = try ctlNode.mapping(known: ["rate_hz", "frame_budget_ms"])

@@ -63,11 +63,11 @@ struct Check: ParsableCommand {
         // Model: loaded, and one prediction on a synthetic frame must give a finite action.
         let modelPath = profile.model.path
         if !FileManager.default.fileExists(atPath: modelPath + "/config.json") {
-            if offline && modelPath.hasPrefix("/") {  // a board's install location, checked on the board
+            if offline && profile.model.declaredPath.hasPrefix("/") {  // a board's install location, checked on the board
                 add("model", "skipped", "\(modelPath) is not installed here (install it on the board)")
             } else {
                 failed = true
-                add("model", "failed", "\(modelPath)/config.json not found" + (modelPath.hasPrefix("/") ? "" : " (model.path is relative to the profile's folder)"))
+                add("model", "failed", "\(modelPath)/config.json not found" + (profile.model.declaredPath.hasPrefix("/") ? "" : " (a relative model.path is relative to the profile's folder)"))
             }
         } else {
             do {
