@@ -8,9 +8,11 @@ import Testing
 /// and commands resume on the new link from the measured pose, limited by max_step.
 @Suite(.serialized) struct ReconnectTests {
     final class Box { var servos: FeetechServoEmulator?; init(_ s: FeetechServoEmulator) { servos = s } }
+    final class Events { var list: [String] = [] }
 
-    @Test func loopHoldsWhileTheLinkIsDownAndResumesFromTheMeasuredPoseAfterReconnect() throws {
-        let box = Box(try FeetechServoEmulator(positions: [1: 2048]))
+    /// A one-joint arm on the emulated bus in `box` (reopened by the actuator while `box.servos` is set),
+    /// a loop whose policy always returns `action`, and the actuator's link events.
+    static func rig(_ box: Box, joint: String, action: [Float]) throws -> (ControlLoop, ReconnectingActuator, Events) {
         let profile = try BoardProfile.parse("""
             board: { name: t, memory_mb: 1024 }
             cpu: { threads: 1 }
@@ -21,16 +23,23 @@ import Testing
             robot:
               kind: joints
               joints:
-                - { name: a, servo_id: 1, min: 0, max: 4095, home: 2048, units_per_action: 100, max_step: 40 }
+                - \(joint)
             """, file: "t.yaml")
-        var events: [String] = []
+        let events = Events()
         let actuator = try ReconnectingActuator {
             guard let servos = box.servos else { throw SerialError.closed(path: "(no device)") }
             return try FeetechActuator(bus: FeetechBus(port: try SerialPort(path: servos.path)), profile: profile)
         }
-        actuator.onEvent = { events.append($0) }
+        actuator.onEvent = { events.list.append($0) }
         let loop = ControlLoop(source: ScriptedSource(), actuator: actuator, mapping: ActionMapping(robot: profile.robot),
-                               limits: try profile.safetyLimits(), frameBudgetMs: 100, maxFrameAgeMs: 100) { _ in [0.1, 0, 0, 0, 0, 0, 1] }
+                               limits: try profile.safetyLimits(), frameBudgetMs: 100, maxFrameAgeMs: 100) { _ in action }
+        return (loop, actuator, events)
+    }
+
+    @Test func loopHoldsWhileTheLinkIsDownAndResumesFromTheMeasuredPoseAfterReconnect() throws {
+        let box = Box(try FeetechServoEmulator(positions: [1: 2048]))
+        let (loop, actuator, events) = try Self.rig(box, joint: "{ name: a, servo_id: 1, min: 0, max: 4095, home: 2048, units_per_action: 100, max_step: 40 }",
+                                                    action: [0.1, 0, 0, 0, 0, 0, 1])
         try loop.resynchronize()
         try loop.tick()
         usleep(50_000)
@@ -59,31 +68,13 @@ import Testing
             .init(id: 0xFE, instruction: 0x83, params: [0x2A, 2, 1, 0xF0, 0x05]),  // 1520
         ])
         #expect(loop.stats.sent == sentBefore + 2)
-        #expect(events.contains { $0.hasPrefix("link restored (reconnect 1)") })
+        #expect(events.list.contains { $0.hasPrefix("link restored (reconnect 1)") })
     }
 
     @Test func aReconnectIntoAnOutOfLimitsPoseStaysDownAndSaysWhy() throws {
         let box = Box(try FeetechServoEmulator(positions: [1: 2048]))
-        let profile = try BoardProfile.parse("""
-            board: { name: t, memory_mb: 1024 }
-            cpu: { threads: 1 }
-            camera: { source: replay, path: /x }
-            model: { path: /x }
-            control: { rate_hz: 30 }
-            bridge: { protocol: feetech, port: /x }
-            robot:
-              kind: joints
-              joints:
-                - { name: elbow, servo_id: 1, min: 1000, max: 3000, home: 2048, units_per_action: 100, max_step: 40 }
-            """, file: "t.yaml")
-        var events: [String] = []
-        let actuator = try ReconnectingActuator {
-            guard let servos = box.servos else { throw SerialError.closed(path: "(no device)") }
-            return try FeetechActuator(bus: FeetechBus(port: try SerialPort(path: servos.path)), profile: profile)
-        }
-        actuator.onEvent = { events.append($0) }
-        let loop = ControlLoop(source: ScriptedSource(), actuator: actuator, mapping: ActionMapping(robot: profile.robot),
-                               limits: try profile.safetyLimits(), frameBudgetMs: 100, maxFrameAgeMs: 100) { _ in [0, 0, 0, 0, 0, 0, 1] }
+        let (loop, actuator, events) = try Self.rig(box, joint: "{ name: elbow, servo_id: 1, min: 1000, max: 3000, home: 2048, units_per_action: 100, max_step: 40 }",
+                                                    action: [0, 0, 0, 0, 0, 0, 1])
         try loop.resynchronize()
         box.servos!.stop()
         box.servos = nil
@@ -91,7 +82,7 @@ import Testing
         box.servos = try FeetechServoEmulator(positions: [1: 3500])  // someone pushed the elbow past its limit
         for _ in 0..<4 { usleep(150_000); try loop.tick() }
         #expect(!actuator.isConnected && actuator.reconnects == 0)
-        #expect(events.filter { $0.hasPrefix("reconnect failed") } == [
+        #expect(events.list.filter { $0.hasPrefix("reconnect failed") } == [
             "reconnect failed: joint 'elbow' (servo 1) is at 3500, outside its limits 1000…3000: move it by hand into range; torque not enabled"])
         usleep(50_000)
         #expect(box.servos!.packets.allSatisfy { $0.instruction == 0x82 })  // only reads: nothing written, no torque
