@@ -43,7 +43,8 @@ struct BenchKernels: ParsableCommand {
     enum ShapeSet: String, ExpressibleByArgument, CaseIterable { case qwen, llama, all }
 
     func validate() throws {
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
+        if let threads, !(1...256).contains(threads) { throw ValidationError("--threads must be 1…256, got \(threads)") }
+        guard minSeconds.isFinite, (0.001...3600).contains(minSeconds) else { throw ValidationError("--min-seconds must be 0.001…3600, got \(minSeconds)") }
         _ = try parsedPaths()
         _ = try parsedRows()
     }

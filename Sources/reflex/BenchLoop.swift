@@ -23,6 +23,10 @@ struct BenchLoop: ParsableCommand {
     @Flag(help: "Print one JSON object on stdout.")
     var json = false
 
+    func validate() throws {
+        guard (1...100_000_000).contains(ticks) else { throw ValidationError("--ticks must be 1…100000000, got \(ticks)") }
+    }
+
     final class MemorySource: FrameSource {
         var frame: CameraFrame
         init() throws { frame = CameraFrame(image: try RGBImage(width: 224, height: 224, pixels: [UInt8](repeating: 90, count: 224 * 224 * 3)), timestamp: 0, sequence: 0) }

@@ -16,7 +16,7 @@ struct BridgeMonitor: ParsableCommand {
     var duration: Double = 0
 
     func validate() throws {
-        guard duration >= 0 else { throw ValidationError("--duration must not be negative") }
+        guard duration.isFinite, duration >= 0 else { throw ValidationError("--duration must be 0 or more seconds, got \(duration)") }
     }
 
     func run() throws {

@@ -45,6 +45,11 @@ struct Run: ParsableCommand {
     @Flag(help: "Print one JSON summary object on stdout at exit.")
     var json = false
 
+    func validate() throws {
+        if let episodes, !(1...100_000).contains(episodes) { throw ValidationError("--episodes must be 1…100000, got \(episodes)") }
+        if let ticks, ticks < 1 { throw ValidationError("--ticks must be at least 1, got \(ticks)") }
+    }
+
     func run() throws {
         let profile: BoardProfile
         do { profile = try BoardProfile.load(board) } catch let e as ProfileError { throw CLIError.invalidInput(e.description) }
