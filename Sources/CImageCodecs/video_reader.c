@@ -104,7 +104,11 @@ int rk_video_next(rk_video *v, uint8_t *rgb, double *seconds, char *err, size_t 
             if (!v->sws) { set_err(err, errlen, "video", "no RGB24 conversion for this pixel format", 0); return -1; }
             uint8_t *dst[4] = {rgb, NULL, NULL, NULL};
             int stride[4] = {v->width * 3, 0, 0, 0};
-            sws_scale(v->sws, (const uint8_t *const *)v->frame->data, v->frame->linesize, 0, v->frame->height, dst, stride);
+            if (sws_scale(v->sws, (const uint8_t *const *)v->frame->data, v->frame->linesize, 0, v->frame->height, dst, stride) <= 0) {
+                av_frame_unref(v->frame);
+                set_err(err, errlen, "video", "RGB24 conversion failed", 0);
+                return -1;
+            }
             int64_t ts = v->frame->best_effort_timestamp;
             *seconds = ts == AV_NOPTS_VALUE ? -1 : ts * v->time_base;
             av_frame_unref(v->frame);
