@@ -1,0 +1,95 @@
+import ArgumentParser
+import Foundation
+import ReflexCore
+import ReflexIO
+import ReflexModels
+import ReflexSim
+
+/// The simulated board: the profile's episodes, a GIF recording.
+extension Run {
+    func runSimulation(_ profile: BoardProfile) throws {
+        guard let simCfg = profile.simulation else { throw CLIError.invalidInput("\(board): no simulation section") }
+        let notifier = SystemdNotifier(environment: ProcessInfo.processInfo.environment)
+        let policy = try loadSimPolicy(profile.model.path, precision: profile.model.quantization == "int8" ? .int8 : .fp32)
+        let limits = try profile.safetyLimits()
+        let count = episodes ?? simCfg.episodes
+        guard count > 0 else { throw CLIError.invalidInput("--episodes must be positive") }
+        var recorder: GIFRecorder?
+        let recordDir = noRecord ? nil : (record ?? simCfg.recordDirectory)
+        if let recordDir {
+            try FileManager.default.createDirectory(atPath: recordDir, withIntermediateDirectories: true)
+            recorder = try GIFRecorder(path: recordDir + "/episodes.gif", width: Renderer.size, height: Renderer.size,
+                                       frameDelay: 1 / profile.control.rateHz)
+        }
+        notifier.notify("READY=1\nSTATUS=simulated board running")
+        let tty = isatty(2) != 0
+        var summaries: [EpisodeSummary] = []
+        var tickMs: [Double] = [], overheadMs: [Double] = [], policyMs: [Double] = []
+        var totals = ControlLoop.Stats()
+        var lastPing = monotonicSeconds()
+        for e in 0..<count {
+            if StopSignal.requested { break }
+            let family = TaskFamily(name: simCfg.tasks[e % simCfg.tasks.count])!
+            let seed = simCfg.seed + UInt64(e)
+            let succeededSoFar = summaries.filter(\.success).count
+            var instruction = ""
+            let outcome: SimEpisodeOutcome
+            do {
+                outcome = try runSimEpisode(family: family, seed: seed, policy: policy, realTime: !fast, rateHz: profile.control.rateHz,
+                                            frameBudgetMs: profile.control.frameBudgetMs, limits: limits) { rig, loop in
+                instruction = rig.sim.task.instruction
+                if let recorder { try recorder.add(annotate(rig.sim.render(), success: rig.sim.success)) }
+                if let w = notifier.watchdogInterval, monotonicSeconds() - lastPing > w {
+                    notifier.notify("WATCHDOG=1")
+                    lastPing = monotonicSeconds()
+                }
+                if tty {  // the status line is only built for a terminal
+                    let a = loop.lastAction ?? []
+                    let act = a.count >= 7 ? String(format: "%+.3f %+.3f %+.3f grip %.2f", a[0], a[1], a[2], a[6]) : "-"
+                    let line = String(format: "episode %d/%d %@ step %d/%d | action %@ | tick %.1f ms%@ | success %d/%d",
+                                      e + 1, count, family.rawValue, rig.sim.steps, family.stepLimit, act,
+                                      loop.stats.tickMs.last ?? 0, loop.lastHold.map { " HOLD (\($0))" } ?? "", succeededSoFar, e)
+                    FileHandle.standardError.write(Data(("\r\u{1B}[2K" + line).utf8))
+                }
+                if StopSignal.requested { throw StopRequested() }
+            }
+            } catch is StopRequested {
+                if tty { FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8)) }
+                log.notice("stop requested: holding and shutting down")
+                break
+            }
+            if tty { FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8)) }
+            summaries.append(EpisodeSummary(task: family.rawValue, seed: seed, instruction: instruction, success: outcome.success, steps: outcome.steps))
+            tickMs += outcome.loop.tickMs.values
+            overheadMs += outcome.loop.overheadMs.values
+            policyMs += outcome.policyMs
+            for k in [\ControlLoop.Stats.ticks, \.sent, \.holds, \.overruns, \.staleFrames, \.badFrames] { totals[keyPath: k] += outcome.loop[keyPath: k] }
+            log.info("episode \(e + 1)/\(count) \(family.rawValue) seed \(seed) \"\(instruction)\": \(outcome.success ? "SUCCESS" : "failed") in \(outcome.steps) steps (\(outcome.loop.holds) holds, \(outcome.loop.overruns) overruns)")
+        }
+        notifier.notify("STOPPING=1")
+        try recorder?.close()
+        let summary = Summary(board: profile.board.name, episodes: summaries, successes: summaries.filter(\.success).count,
+                              ticks: totals.ticks, sent: totals.sent, holds: totals.holds, overruns: totals.overruns,
+                              staleFrames: totals.staleFrames, badFrames: totals.badFrames, tickMs: latencyPercentiles(tickMs), overheadMs: latencyPercentiles(overheadMs), policyMs: latencyPercentiles(policyMs),
+                              recording: recorder?.path)
+        log.info("\(summary.successes)/\(summaries.count) episodes succeeded; \(totals.ticks) ticks, \(totals.holds) holds, \(totals.overruns) overruns; tick p50/p99 \(String(format: "%.1f/%.1f", percentile(tickMs, 50), percentile(tickMs, 99))) ms, loop overhead p99 \(String(format: "%.2f", percentile(overheadMs, 99))) ms")
+        if let r = recorder { log.info("recording: \(r.path) (\(r.frames) frames)") }
+        if json { try printJSON(summary) } else if let r = recorder { print("recording: \(r.path)") }
+    }
+
+    struct StopRequested: Error {}
+
+    /// Marks success frames with a green border so the recording shows the outcome.
+    func annotate(_ image: RGBImage, success: Bool) -> RGBImage {
+        guard success else { return image }
+        var img = image
+        let w = img.width, h = img.height
+        for y in 0..<h {
+            for x in 0..<w where x < 4 || y < 4 || x >= w - 4 || y >= h - 4 {
+                let i = (y * w + x) * 3
+                img.pixels[i] = 40; img.pixels[i + 1] = 200; img.pixels[i + 2] = 60
+            }
+        }
+        return img
+    }
+}
