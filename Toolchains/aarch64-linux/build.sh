@@ -15,6 +15,9 @@
 #   REFLEX_CROSS_MIRROR   Debian mirror, e.g. a snapshot.debian.org/archive/debian/<stamp> URL to pin sid
 #   REFLEX_CROSS_CONFIG   release (default) or debug
 #   REFLEX_CROSS_REFRESH  1: rebuild the compiler root and the sysroot even if cached
+#   REFLEX_CROSS_TARGET_SUITE  Debian suite of the sysroot's libraries (default sid; e.g. trixie for a binary
+#                         that needs only trixie's glibc and libraries: Raspberry Pi OS). The Swift runtime
+#                         linked in is sid's either way (it must match the compiler).
 # Output: $REFLEX_CROSS_SCRATCH/aarch64-unknown-linux-gnu/<config>/reflex, and
 #         $REFLEX_CROSS_SCRATCH/cross-timings.txt (wall seconds per phase), cross-facts.txt (binary facts).
 set -euo pipefail
@@ -32,18 +35,24 @@ CACHE="${REFLEX_CROSS_CACHE:-$ROOT/.build-cross}"
 SCRATCH="${REFLEX_CROSS_SCRATCH:-$ROOT/.build-arm64}"
 MIRROR="${REFLEX_CROSS_MIRROR:-http://deb.debian.org/debian}"
 CONFIG="${REFLEX_CROSS_CONFIG:-release}"
-SUITE=sid
+SUITE=sid                                          # the compiler's suite (and the Swift runtime's)
+TARGET_SUITE="${REFLEX_CROSS_TARGET_SUITE:-sid}"   # the suite of the libraries the binary links against
 KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 TRIPLE=aarch64-unknown-linux-gnu
 CROOT="$CACHE/root-amd64"        # sid amd64 root with sid's swiftlang (the compiler)
-SYSROOT="$CACHE/sysroot-arm64"   # sid arm64 libraries + sid's arm64 Swift runtime (the target)
+SYSROOT="$CACHE/sysroot-arm64"   # arm64 libraries + sid's arm64 Swift runtime (the target)
+[ "$TARGET_SUITE" = sid ] || SYSROOT="$CACHE/sysroot-arm64-$TARGET_SUITE"
 DEBS="$CACHE/debs"
 mkdir -p "$CACHE" "$SCRATCH" "$DEBS"
 TIMINGS="$SCRATCH/cross-timings.txt"
 : > "$TIMINGS"
 
 # The arm64 libraries `reflex` links against (and the C/C++ runtime to link with).
-SYSROOT_PACKAGES="libc6-dev,libstdc++-16-dev,libopenblas-dev,libopenblas0-pthread,libv4l-dev,libpng-dev,libjpeg-dev,libgif-dev,libavformat-dev,libavcodec-dev,libswscale-dev,libavutil-dev"
+case "$TARGET_SUITE" in
+    trixie) LIBSTDCXX=libstdc++-14-dev ;;
+    *)      LIBSTDCXX=libstdc++-16-dev ;;
+esac
+SYSROOT_PACKAGES="libc6-dev,$LIBSTDCXX,libopenblas-dev,libopenblas0-pthread,libv4l-dev,libpng-dev,libjpeg-dev,libgif-dev,libavformat-dev,libavcodec-dev,libswscale-dev,libavutil-dev"
 # Debian mirrors of sid are sometimes served past their Valid-Until (and this machine's clock may be ahead).
 APT_OPT='Acquire::Check-Valid-Until "false"'   # mmdebstrap --aptopt syntax
 APT_O='Acquire::Check-Valid-Until=false'        # apt-get -o syntax
@@ -79,11 +88,11 @@ echo "compiler: sid amd64 swiftlang $SWIFT_AMD64"
 
 # --- 2. the target sysroot: sid arm64 libraries + the arm64 Swift runtime ------------------------------
 if [ ! -e "$SYSROOT/.reflex-ready" ]; then
-    phase_start "sysroot libraries (sid arm64)"
+    phase_start "sysroot libraries ($TARGET_SUITE arm64)"
     rm -rf "$SYSROOT"
     # extract: unpack the packages and their dependencies, run nothing (no emulation needed).
     mmdebstrap --mode=root --variant=extract --architectures=arm64 --keyring="$KEYRING" --aptopt="$APT_OPT" \
-        --include="$SYSROOT_PACKAGES" "$SUITE" "$SYSROOT" "deb $MIRROR $SUITE main"
+        --include="$SYSROOT_PACKAGES" "$TARGET_SUITE" "$SYSROOT" "deb $MIRROR $TARGET_SUITE main"
     phase_end
 
     phase_start "arm64 swiftlang download"
@@ -184,7 +193,7 @@ BIN="$SCRATCH/$TRIPLE/$CONFIG/reflex"
 FACTS="$SCRATCH/cross-facts.txt"
 {
     echo "binary: $BIN"
-    echo "swiftlang: $SWIFT_AMD64 (amd64 compiler) / $ARM_VER (arm64 runtime)"
+    echo "swiftlang: $SWIFT_AMD64 (amd64 compiler) / $ARM_VER (arm64 runtime); libraries: $TARGET_SUITE arm64"
     file -L "$BIN"
     echo "size: $(stat -L -c %s "$BIN") bytes"
     echo "NEEDED:"; readelf -d "$BIN" | awk '/NEEDED/{print "  " $NF}'
