@@ -121,19 +121,24 @@ test-arm: test-deps
 # (Toolchains/aarch64-linux/README.md): Debian sid's swiftlang in a sid amd64 root made by mmdebstrap,
 # cross-compiling against an arm64 sysroot of sid's packages. Needs root or sudo (chroot, bind mounts).
 # Cold: about 1.5 GB of downloads; roots and downloads are cached in CROSS_CACHE.
+# CROSS_SUITE=trixie links trixie's arm64 libraries instead of sid's (binary needs glibc 2.38, FFmpeg 7: runs on
+# Raspberry Pi OS / Debian 13); the Swift runtime linked in is sid's either way.
+CROSS_SUITE   ?= sid
+CROSS_SFX     := $(if $(filter-out sid,$(CROSS_SUITE)),-$(CROSS_SUITE))
 CROSS_CACHE   ?= .build-cross
-CROSS_SCRATCH ?= .build-arm64
+CROSS_SCRATCH ?= .build-arm64$(CROSS_SFX)
+CROSS_SYSROOT := $(abspath $(CROSS_CACHE))/sysroot-arm64$(CROSS_SFX)
 CROSS_BIN     := $(CROSS_SCRATCH)/aarch64-unknown-linux-gnu/release/reflex
 cross:
 	REFLEX_CROSS_CACHE=$(abspath $(CROSS_CACHE)) REFLEX_CROSS_SCRATCH=$(abspath $(CROSS_SCRATCH)) \
-	  bash Toolchains/aarch64-linux/build.sh
+	  REFLEX_CROSS_TARGET_SUITE=$(CROSS_SUITE) bash Toolchains/aarch64-linux/build.sh
 
 # That binary under qemu-aarch64-static with -cpu cortex-a72 / cortex-a76 / max: predict on every fixture case
 # (fp32 tokens = reference, fp32 and int8 tokens = the x86 build's), bench kernels with each best path forced,
 # check --offline on every profile, eval reach x2 (same outcomes as x86). Not part of `make test` (yet).
 test-cross: test-deps cross
 	$(SWIFT) build --product reflex
-	python3 Toolchains/aarch64-linux/test.py --reflex $(CROSS_BIN) --sysroot $(abspath $(CROSS_CACHE))/sysroot-arm64 \
+	python3 Toolchains/aarch64-linux/test.py --reflex $(CROSS_BIN) --sysroot $(CROSS_SYSROOT) \
 	  --x86 $(BUILD_DIR)/debug/reflex --out $(CROSS_SCRATCH)/test-cross.json
 
 # Kernel benchmarks. With PyTorch installed (a developer tool, never a dependency), the same run

@@ -28,7 +28,7 @@ ROOT="$(cd "$HERE/../.." && pwd)"
 if [ "$(id -u)" != 0 ]; then
     # chroot and bind mounts need root. (proot would avoid it but was not tried: see README.md.)
     command -v sudo >/dev/null 2>&1 || { echo "error: $0 needs root (chroot, mount) and sudo is not installed" >&2; exit 1; }
-    exec sudo --preserve-env=REFLEX_CROSS_CACHE,REFLEX_CROSS_SCRATCH,REFLEX_CROSS_MIRROR,REFLEX_CROSS_CONFIG,REFLEX_CROSS_REFRESH "$0" "$@"
+    exec sudo --preserve-env=REFLEX_CROSS_CACHE,REFLEX_CROSS_SCRATCH,REFLEX_CROSS_MIRROR,REFLEX_CROSS_CONFIG,REFLEX_CROSS_REFRESH,REFLEX_CROSS_TARGET_SUITE "$0" "$@"
 fi
 
 CACHE="${REFLEX_CROSS_CACHE:-$ROOT/.build-cross}"
