@@ -135,11 +135,13 @@ cross:
 
 # That binary under qemu-aarch64-static with -cpu cortex-a72 / cortex-a76 / max: predict on every fixture case
 # (fp32 tokens = reference, fp32 and int8 tokens = the x86 build's), bench kernels with each best path forced,
-# check --offline on every profile, eval reach x2 (same outcomes as x86). Not part of `make test` (yet).
+# check --offline on every profile, eval reach x2 (same outcomes as x86); then the binary in a clean arm64 root of
+# CROSS_SUITE's runtime libraries only (runtime-root.sh). Not part of `make test` (yet).
 test-cross: test-deps cross
 	$(SWIFT) build --product reflex
 	python3 Toolchains/aarch64-linux/test.py --reflex $(CROSS_BIN) --sysroot $(CROSS_SYSROOT) \
 	  --x86 $(BUILD_DIR)/debug/reflex --out $(CROSS_SCRATCH)/test-cross.json
+	bash Toolchains/aarch64-linux/runtime-root.sh $(CROSS_SUITE) $(CROSS_BIN) $(abspath $(CROSS_CACHE))/runtime-arm64-$(CROSS_SUITE)
 
 # Kernel benchmarks. With PyTorch installed (a developer tool, never a dependency), the same run
 # also measures PyTorch's fp32 and dynamic int8 Linear on the same shapes and prints the ratios.
