@@ -8,7 +8,7 @@ RELEASE   := $(BUILD_DIR)/release/reflex
 RUN_PACKAGES  := libopenblas-dev libv4l-dev libpng-dev libjpeg-dev libgif-dev libavformat-dev libavcodec-dev libswscale-dev pkg-config
 TEST_PACKAGES := qemu-user-static gcc-aarch64-linux-gnu qemu-system-arm python3 qemu-system-x86 busybox-static kmod cpio xz-utils
 
-.PHONY: test-loop test-v4l2 test-cli test-deps all deps build release run test test-swift test-c test-arm bench clean help firmware hil install uninstall eval-sim
+.PHONY: cross test-cross test-loop test-v4l2 test-cli test-deps all deps build release run test test-swift test-c test-arm bench clean help firmware hil install uninstall eval-sim
 
 all: release
 
@@ -17,6 +17,8 @@ help:
 	@echo "make test       install missing packages, build, run every test (Swift, C kernels, ARM under qemu)"
 	@echo "make bench      kernel benchmarks (JSON in out/), plus the PyTorch comparison when torch is installed"
 	@echo "make test-arm   aarch64 kernel paths under qemu-aarch64-static"
+	@echo "make cross      the whole reflex for aarch64 (Debian sid's Swift in a sid root; root or sudo needed)"
+	@echo "make test-cross that binary under qemu on three ARM CPUs: tokens vs reference and x86, check, eval"
 	@echo "make firmware   the motor-controller firmware ELF (Embedded Swift, STM32F405); prints flash/RAM use"
 	@echo "make hil        the firmware under qemu-system-arm driven by \`reflex bridge\` (hardware in the loop)"
 
@@ -114,6 +116,32 @@ test-c: test-deps
 # The ARM paths, cross-compiled and run under qemu with three CPU models.
 test-arm: test-deps
 	bash scripts/test-arm.sh
+
+# The whole `reflex` for aarch64-unknown-linux-gnu, Swift runtime linked statically
+# (Toolchains/aarch64-linux/README.md): Debian sid's swiftlang in a sid amd64 root made by mmdebstrap,
+# cross-compiling against an arm64 sysroot of sid's packages. Needs root or sudo (chroot, bind mounts).
+# Cold: about 1.5 GB of downloads; roots and downloads are cached in CROSS_CACHE.
+# CROSS_SUITE=trixie links trixie's arm64 libraries instead of sid's (binary needs glibc 2.38, FFmpeg 7: runs on
+# Raspberry Pi OS / Debian 13); the Swift runtime linked in is sid's either way.
+CROSS_SUITE   ?= sid
+CROSS_SFX     := $(if $(filter-out sid,$(CROSS_SUITE)),-$(CROSS_SUITE))
+CROSS_CACHE   ?= .build-cross
+CROSS_SCRATCH ?= .build-arm64$(CROSS_SFX)
+CROSS_SYSROOT := $(abspath $(CROSS_CACHE))/sysroot-arm64$(CROSS_SFX)
+CROSS_BIN     := $(CROSS_SCRATCH)/aarch64-unknown-linux-gnu/release/reflex
+cross:
+	REFLEX_CROSS_CACHE=$(abspath $(CROSS_CACHE)) REFLEX_CROSS_SCRATCH=$(abspath $(CROSS_SCRATCH)) \
+	  REFLEX_CROSS_TARGET_SUITE=$(CROSS_SUITE) bash Toolchains/aarch64-linux/build.sh
+
+# That binary under qemu-aarch64-static with -cpu cortex-a72 / cortex-a76 / max: predict on every fixture case
+# (fp32 tokens = reference, fp32 and int8 tokens = the x86 build's), bench kernels with each best path forced,
+# check --offline on every profile, eval reach x2 (same outcomes as x86); then the binary in a clean arm64 root of
+# CROSS_SUITE's runtime libraries only (runtime-root.sh). Not part of `make test` (yet).
+test-cross: test-deps cross
+	$(SWIFT) build --product reflex
+	python3 Toolchains/aarch64-linux/test.py --reflex $(CROSS_BIN) --sysroot $(CROSS_SYSROOT) \
+	  --x86 $(BUILD_DIR)/debug/reflex --out $(CROSS_SCRATCH)/test-cross.json
+	bash Toolchains/aarch64-linux/runtime-root.sh $(CROSS_SUITE) $(CROSS_BIN) $(abspath $(CROSS_CACHE))/runtime-arm64-$(CROSS_SUITE)
 
 # Kernel benchmarks. With PyTorch installed (a developer tool, never a dependency), the same run
 # also measures PyTorch's fp32 and dynamic int8 Linear on the same shapes and prints the ratios.
