@@ -71,6 +71,12 @@ let package = Package(
             name: "ReflexSim",
             dependencies: ["ReflexCore"]
         ),
+        // The join between model and robot loop: action sources (VLA, SP-VLA scheduler's generator; sync and
+        // async), the pacer, the simulated episode runner and the factory that builds a rig from a profile.
+        .target(
+            name: "ReflexRuntime",
+            dependencies: ["ReflexCore", "ReflexIO", "ReflexModels", "ReflexSim"]
+        ),
         // Heap-allocation counter (interposes malloc & co.) for `reflex bench loop`; only the CLI links it.
         .target(name: "CMallocCounter"),
         .executableTarget(
@@ -81,6 +87,7 @@ let package = Package(
                 "ReflexSim",
                 "ReflexModels",
                 "ReflexIO",
+                "ReflexRuntime",
                 "BridgeProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -113,6 +120,11 @@ let package = Package(
             name: "BridgeFirmwareTests",
             dependencies: ["BridgeFirmware", "BridgeProtocol"],
             path: "firmware-bridge/Tests"
+        ),
+        .testTarget(
+            name: "ReflexRuntimeTests",
+            dependencies: ["ReflexRuntime", "ReflexIO", "ReflexCore", "ReflexSim", "ReflexModels"],
+            exclude: ["Fixtures"]
         ),
         .testTarget(
             name: "ReflexIOTests",

@@ -60,10 +60,19 @@ public struct ActionStatistics: Codable, Sendable, Equatable {
         guard q01.count == normalized.count, q99.count == normalized.count, (mask?.count ?? normalized.count) == normalized.count else {
             throw TensorError.invalidArgument("action statistics have \(q01.count)/\(q99.count) entries for a \(normalized.count)-dim action")
         }
+        var out = [Float](repeating: 0, count: normalized.count)
+        unnormalize(normalized, into: &out)
+        return out
+    }
+
+    /// The same into `out` (as many entries as the statistics): no allocation, for the tick path. The
+    /// caller guarantees the counts match (`unnormalize(_:)` checks them once at load).
+    public func unnormalize(_ normalized: [Float], into out: inout [Float]) {
+        precondition(normalized.count == q01.count && out.count == q01.count, "ActionStatistics: \(q01.count) components, got \(normalized.count) → \(out.count)")
         // In float64, as numpy computes it from the JSON statistics.
-        return normalized.indices.map { i in
+        for i in 0..<q01.count {
             let n = Double(normalized[i]), lo = Double(q01[i]), hi = Double(q99[i])
-            return (mask?[i] ?? true) ? Float(0.5 * (n + 1) * (hi - lo) + lo) : normalized[i]
+            out[i] = (mask?[i] ?? true) ? Float(0.5 * (n + 1) * (hi - lo) + lo) : normalized[i]
         }
     }
 }

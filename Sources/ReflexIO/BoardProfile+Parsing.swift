@@ -83,13 +83,33 @@ extension BoardProfile {
 
         let accNode = try section("acceleration", required: false)
         let acc = try accNode.mapping(known: ["pruning", "scheduler"])
-        let pr = try opt(acc, "pruning", accNode).mapping(known: ["enabled", "keep_tokens"])
-        let sc = try opt(acc, "scheduler", accNode).mapping(known: ["enabled", "max_intuitive_steps"])
+        let prNode = opt(acc, "pruning", accNode)
+        let pr = try prNode.mapping(known: ["enabled", "keep_tokens"])
+        let scNode = opt(acc, "scheduler", accNode)
+        let sc = try scNode.mapping(known: ["mode", "policy", "buffer", "tau", "motion_test", "step_skip", "z_xy_ratio", "z_max",
+                                            "v_min", "v_max", "max_action_age_ms"])
+        let defaults = SchedulerSettings()
+        let settings = SchedulerSettings(
+            policy: SchedulerSettings.Policy(rawValue: try opt(sc, "policy", scNode).choice(["none", "spvla"], default: "none"))!,
+            buffer: try opt(sc, "buffer", scNode).int(2...64, default: defaults.buffer),
+            tau: try opt(sc, "tau", scNode).double(0...1, default: defaults.tau),
+            motionTest: SchedulerSettings.MotionTest(rawValue: try opt(sc, "motion_test", scNode).choice(["planar", "speed"], default: "planar"))!,
+            stepSkip: try opt(sc, "step_skip", scNode).int(1...64, default: defaults.stepSkip),
+            zXYRatio: try opt(sc, "z_xy_ratio", scNode).double(0...1000, default: defaults.zXYRatio),
+            zMax: try opt(sc, "z_max", scNode).double(0...1000, default: defaults.zMax),
+            vMin: try opt(sc, "v_min", scNode).double(0...1000, default: defaults.vMin),
+            vMax: try opt(sc, "v_max", scNode).double(0...1000, default: defaults.vMax))
+        if let p = settings.problem { throw opt(sc, p.key, scNode).error(p.message) }
+        let period = 1000 / rate
+        let maxActionAge = try opt(sc, "max_action_age_ms", scNode).double(0...600_000, default: max(1000, period))
+        guard maxActionAge >= period - 1e-9 else {
+            throw opt(sc, "max_action_age_ms", scNode).error("\(maxActionAge) ms is shorter than one control period (\(period) ms at \(rate) Hz): no action could ever be applied")
+        }
         let acceleration = Acceleration(
-            pruningEnabled: try opt(pr, "enabled", accNode).bool(default: false),
-            keepTokens: try opt(pr, "keep_tokens", accNode).int(1...4096, default: 64),
-            schedulerEnabled: try opt(sc, "enabled", accNode).bool(default: false),
-            maxIntuitiveSteps: try opt(sc, "max_intuitive_steps", accNode).int(0...100, default: 0))
+            pruningEnabled: try opt(pr, "enabled", prNode).bool(default: false),
+            keepTokens: try opt(pr, "keep_tokens", prNode).int(1...4096, default: 64),
+            scheduler: Scheduler(mode: ExecutionMode(rawValue: try opt(sc, "mode", scNode).choice(["sync", "async"], default: "sync"))!,
+                                 settings: settings, maxActionAgeMs: maxActionAge))
 
         let brNode = try section("bridge")
         let br = try brNode.mapping(known: ["protocol", "port", "baud", "heartbeat_ms", "watchdog_ms", "torque_off_on_stop"])

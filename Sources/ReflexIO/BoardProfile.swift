@@ -55,12 +55,24 @@ public struct BoardProfile: Sendable {
         public var frameBudgetMs: Double
     }
 
-    /// Token pruning and scheduling parameters (filled in by the acceleration work; off by default).
+    /// Token pruning and scheduling parameters.
     public struct Acceleration: Sendable {
         public var pruningEnabled: Bool
         public var keepTokens: Int
-        public var schedulerEnabled: Bool
-        public var maxIntuitiveSteps: Int
+        public var scheduler: Scheduler
+    }
+
+    /// How ticks are served (`acceleration.scheduler`): SP-VLA's gate and generator, and the execution mode.
+    public struct Scheduler: Sendable {
+        public var mode: ExecutionMode = .sync
+        public var settings = SchedulerSettings()
+        /// An action computed from a frame older than this when it would be applied is never applied.
+        public var maxActionAgeMs: Double = 1000
+        public init(mode: ExecutionMode = .sync, settings: SchedulerSettings = SchedulerSettings(), maxActionAgeMs: Double = 1000) {
+            self.mode = mode
+            self.settings = settings
+            self.maxActionAgeMs = maxActionAgeMs
+        }
     }
 
     /// The link to the motors.

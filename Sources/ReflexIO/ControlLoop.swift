@@ -72,9 +72,12 @@ public struct ActionMapping: Sendable {
     }
 }
 
-/// The frame-budget control loop: each tick takes the newest frame, asks the policy, and sends a
-/// safe command — or holds. It never sends a late action: a frame older than the profile allows,
-/// an inference that overruns the frame budget, a policy error or an unsafe action all hold.
+/// The frame-budget control loop: each tick takes the newest frame, asks the action source (the VLA,
+/// the scheduler's generator, or nothing), and sends a safe command — or holds. It never applies a late
+/// action: a frame older than `max_frame_age_ms`, a tick whose own work overruns the frame budget, an
+/// action computed from a frame older than `max_action_age_ms`, a policy error or an unsafe action all
+/// hold. It keeps the scheduler's `ActionHistory` of executed actions and clears it on every hold,
+/// safety limit, reconnect, resynchronization and e-stop.
 public final class ControlLoop {
     public typealias Policy = (RGBImage) throws -> [Float]
 
@@ -92,12 +95,28 @@ public final class ControlLoop {
         public var linkDown = 0
         /// Ticks held because the frame source failed (a corrupt frame, a decode error).
         public var badFrames = 0
+        /// Sent actions by origin.
+        public var vlaActions = 0
+        public var generatorActions = 0
+        /// Ticks the action source had nothing for (no fresh VLA result, generator not allowed).
+        public var noAction = 0
+        /// Actions held because their frame was older than `max_action_age_ms` when they arrived.
+        public var lateActions = 0
+        /// Sent commands the safety stage changed (step limit or clamp); each clears the history.
+        public var limited = 0
+        /// Origin changes (VLA ↔ generator) between consecutive sent actions.
+        public var switches = 0
         /// Whole tick (frame → command sent), ms (the newest 65536 ticks).
         public var tickMs = SampleWindow()
-        /// Everything but inference, ms.
+        /// Everything but VLA inference, ms.
         public var overheadMs = SampleWindow()
         /// Frame age when the tick took it, ms.
         public var frameAgeMs = SampleWindow()
+        /// Compute time of each sent action, by origin, ms.
+        public var vlaMs = SampleWindow()
+        public var generatorMs = SampleWindow()
+        /// Age of each sent action's frame when the command went out, ms.
+        public var actionAgeMs = SampleWindow()
 
         public init() {}
     }
@@ -108,46 +127,78 @@ public final class ControlLoop {
     public private(set) var safety: SafetyStage
     public let budget: Double
     public let maxFrameAge: Double
+    /// Actions whose frame is older than this (seconds) when they would be applied are held.
+    public let maxActionAge: Double
     /// Consecutive bad frames after which `tick()` throws ``ControlLoopFailure``.
     public let maxBadFrames: Int
-    public var policy: Policy
+    public var actions: ActionSource
     /// Called with each bad frame's error (logging); the tick holds.
     public var onBadFrame: ((Error) -> Void)?
     /// Bad frames in a row so far.
     public private(set) var consecutiveBadFrames = 0
     public private(set) var stats = Stats()
-    /// The newest tick's action, for status lines.
-    public private(set) var lastAction: [Float]?
+    /// The executed actions the scheduler may extrapolate from.
+    public private(set) var history: ActionHistory
+    /// The newest tick's origin (`.hold` when it held).
+    public private(set) var lastOrigin: ActionOrigin = .hold
     public private(set) var lastHold: String?
-    /// The command being built this tick (preallocated: the tick path allocates nothing).
+    /// The loop's clock: monotonic seconds, or simulated time in a virtual-time eval.
+    public let clock: () -> Double
+    /// The newest sent action's origin, for counting switches.
+    private var previousSentOrigin: ActionOrigin?
+    /// Where the action source writes (preallocated: the tick path allocates nothing).
+    private var slot = ActionSlot()
+    /// The command being built this tick (preallocated).
     private var commandBuffer: [Float]
 
     public init(source: FrameSource, actuator: Actuator, mapping: ActionMapping, limits: SafetyStage.Limits,
-                frameBudgetMs: Double, maxFrameAgeMs: Double, maxBadFrames: Int = 50, policy: @escaping Policy) {
+                frameBudgetMs: Double, maxFrameAgeMs: Double, maxActionAgeMs: Double = .infinity, maxBadFrames: Int = 50,
+                historyCapacity: Int = 6, clock: @escaping () -> Double = monotonicSeconds, actions: ActionSource) {
         self.source = source
         self.actuator = actuator
         self.mapping = mapping
         self.safety = SafetyStage(limits: limits)
         self.budget = frameBudgetMs / 1000
         self.maxFrameAge = maxFrameAgeMs / 1000
+        self.maxActionAge = maxActionAgeMs / 1000
         self.maxBadFrames = max(1, maxBadFrames)
-        self.policy = policy
+        self.history = ActionHistory(capacity: max(1, historyCapacity))
+        self.clock = clock
+        self.actions = actions
         commandBuffer = [Float](repeating: 0, count: mapping.commandCount)
     }
 
+    /// A loop whose every acting tick is `policy(frame)` (no scheduler): tests and fixed-action benches.
+    public convenience init(source: FrameSource, actuator: Actuator, mapping: ActionMapping, limits: SafetyStage.Limits,
+                            frameBudgetMs: Double, maxFrameAgeMs: Double, maxBadFrames: Int = 50, policy: @escaping Policy) {
+        self.init(source: source, actuator: actuator, mapping: mapping, limits: limits, frameBudgetMs: frameBudgetMs,
+                  maxFrameAgeMs: maxFrameAgeMs, maxBadFrames: maxBadFrames, actions: FunctionActionSource(policy))
+    }
+
+    /// The newest sent action (robot units), for status lines; nil after a hold.
+    public var lastAction: [Float]? { lastOrigin == .hold ? nil : slot.action }
+
     /// Re-reads the actuator's position as the safety reference (start-up, after reconnects, after
-    /// the simulator resets).
-    public func resynchronize() throws { safety.reset(to: try actuator.reference()) }
+    /// the simulator resets); the history starts over.
+    public func resynchronize() throws {
+        safety.reset(to: try actuator.reference())
+        history.clear()
+        previousSentOrigin = nil
+        actions.reset()
+    }
 
     /// Clears the counters and latency windows (e.g. after warm-up).
     public func resetStats() { stats = Stats() }
 
-    public func estop() { safety.estop() }
+    public func estop() {
+        safety.estop()
+        history.clear()
+    }
 
     /// Runs one tick now. A bad frame holds; ``ControlLoopFailure`` after `maxBadFrames` of them in a
     /// row (the tick has held first). Errors from the actuator other than a dropped link propagate.
     public func tick() throws {
-        let t0 = monotonicSeconds()
+        let t0 = clock()
         stats.ticks += 1
         let latest: CameraFrame?
         do {
@@ -166,46 +217,77 @@ public final class ControlLoop {
         let age = t0 - frame.timestamp
         stats.frameAgeMs.append(age * 1000)
         guard age <= maxFrameAge else { return try hold("stale frame", \.staleFrames, t0, inference: 0) }
-        let t1 = monotonicSeconds()
-        let action: [Float]
+        let t1 = clock()
+        let origin: ActionOrigin
         do {
-            action = try policy(frame.image)
+            // The context lives only for this call: no binding of the frame or the reference outlives it.
+            let context = TickContext(now: t1, budgetLeft: budget - (t1 - t0), frame: frame, frameAge: age, tick: stats.ticks - 1)
+            origin = try actions.nextAction(context, history: history, into: &slot)
         } catch {
-            return try hold("policy error: \(error)", \.policyErrors, t0, inference: monotonicSeconds() - t1)
+            return try hold("policy error: \(error)", \.policyErrors, t0, inference: clock() - t1)
         }
-        let t2 = monotonicSeconds()
-        guard action.count >= mapping.requiredActionCount else {
-            return try hold("policy error: \(action.count)-component action", \.policyErrors, t0, inference: t2 - t1)
+        let t2 = clock()
+        // VLA inference is what the overhead excludes; a generator step counts as loop overhead.
+        let inference = origin == .vla ? t2 - t1 : 0
+        if origin == .hold { return try hold("no action", \.noAction, t0, inference: inference) }
+        guard slot.action.count >= mapping.requiredActionCount else {
+            return try hold("policy error: \(slot.action.count)-component action", \.policyErrors, t0, inference: inference)
         }
-        lastAction = action
-        if t2 - t0 > budget { return try hold("overrun", \.overruns, t0, inference: t2 - t1) }
-        guard safety.last != nil else { return try hold("no reference", \.unsafe, t0, inference: t2 - t1) }
+        if t2 - t0 > budget { return try hold("overrun", \.overruns, t0, inference: inference) }
+        let actionAge = t2 - slot.frameTimestamp
+        if actionAge > maxActionAge { return try hold("late action", \.lateActions, t0, inference: inference) }
+        guard safety.last != nil else { return try hold("no reference", \.unsafe, t0, inference: inference) }
         // No binding of the reference outlives this call: `safety.limit` then updates its own storage in
         // place instead of copying it (a copy-on-write allocation every tick).
-        mapping.command(for: action, reference: safety.last!, into: &commandBuffer)
+        mapping.command(for: slot.action, reference: safety.last!, into: &commandBuffer)
+        let limitedBefore = safety.counters.limited
         if let reason = safety.limit(&commandBuffer) {
-            return try hold(reason.rawValue, \.unsafe, t0, inference: t2 - t1, counted: true)
+            return try hold(reason.rawValue, \.unsafe, t0, inference: inference, counted: true)
         }
         do {
             try actuator.send(commandBuffer)
         } catch let e as ActuatorUnavailable {
             if e.referenceChanged { try resynchronize() }  // link back, pose re-measured: start from it
+            history.clear()
             stats.linkDown += 1
             stats.holds += 1
             lastHold = "link down"
-            record(t0, inference: t2 - t1)
+            lastOrigin = .hold
+            record(t0, inference: inference)
             return
         }
+        // What the history may extrapolate from: only actions that went out as the source meant them.
+        if safety.counters.limited != limitedBefore {
+            stats.limited += 1
+            history.clear()
+        } else if slot.normalized.count >= ActionHistory.width {
+            history.append(slot.normalized, origin: origin)
+        } else {
+            history.clear()
+        }
+        if let previous = previousSentOrigin, previous != origin { stats.switches += 1 }
+        previousSentOrigin = origin
         lastHold = nil
+        lastOrigin = origin
         stats.sent += 1
-        record(t0, inference: t2 - t1)
+        if origin == .vla {
+            stats.vlaActions += 1
+            stats.vlaMs.append(slot.computeSeconds * 1000)
+        } else {
+            stats.generatorActions += 1
+            stats.generatorMs.append(slot.computeSeconds * 1000)
+        }
+        stats.actionAgeMs.append(actionAge * 1000)
+        record(t0, inference: inference)
     }
 
     private func hold(_ why: String, _ counter: WritableKeyPath<Stats, Int>, _ t0: Double, inference: Double, counted: Bool = false) throws {
         if !counted { safety.hold(.fault) }
+        history.clear()
         stats[keyPath: counter] += 1
         stats.holds += 1
         lastHold = why
+        lastOrigin = .hold
         do { try actuator.hold() } catch let e as ActuatorUnavailable {
             if e.referenceChanged { try resynchronize() }  // link back, pose re-measured: start from it
             stats.linkDown += 1
@@ -214,7 +296,7 @@ public final class ControlLoop {
     }
 
     private func record(_ t0: Double, inference: Double) {
-        let total = monotonicSeconds() - t0
+        let total = clock() - t0
         stats.tickMs.append(total * 1000)
         stats.overheadMs.append((total - inference) * 1000)
     }

@@ -3,6 +3,7 @@ import Foundation
 import ReflexCore
 import ReflexIO
 import ReflexModels
+import ReflexRuntime
 import ReflexSim
 
 /// `reflex eval`: closed-loop success in the simulator, through the real runtime stack.
@@ -37,6 +38,8 @@ struct Eval: ParsableCommand {
     @Option(name: .customLong("min-success"), help: "Exit 1 if any task's success rate is below this (CI guard).")
     var minSuccess: Double?
 
+    @OptionGroup(title: "Scheduler") var schedulerOptions: SchedulerOptions
+
     @Flag(help: "Print one JSON object on stdout.")
     var json = false
 
@@ -52,43 +55,79 @@ struct Eval: ParsableCommand {
     func run() throws {
         let families = try taskFamilies(task)
         let policy = try loadSimPolicy(model, precision: quant)
+        let runner = try EpisodeRunner(policy: policy, options: EpisodeRunner.Options(scheduler: schedulerOptions.settings))
         var results: [TaskResult] = []
         let t0 = monotonicSeconds()
         for family in families {
-            var successes = 0, steps = 0
-            var latencies: [Double] = []
+            var tally = EvalTally()
             for i in 0..<episodes {
                 let s = seed + UInt64(i)
-                let outcome = try runSimEpisode(family: family, seed: s, policy: policy, realTime: false) { _, _ in }
-                if outcome.success { successes += 1 }
-                steps += outcome.steps
-                latencies += outcome.policyMs
-                log.info("\(family.rawValue) \(i + 1)/\(episodes) seed \(s): \(outcome.success ? "success" : "fail") in \(outcome.steps) steps — \(successes)/\(i + 1) so far (\(String(format: "%.0f", monotonicSeconds() - t0)) s)")
+                let outcome = try runner.run(family: family, seed: s)
+                tally.add(outcome)
+                log.info("\(family.rawValue) \(i + 1)/\(episodes) seed \(s): \(outcome.success ? "success" : "fail") in \(outcome.steps) steps (\(outcome.loop.generatorActions) generated) — \(tally.successes)/\(i + 1) so far (\(String(format: "%.0f", monotonicSeconds() - t0)) s)")
             }
-            let ci = wilsonInterval(successes: successes, trials: episodes)
-            results.append(TaskResult(task: family.rawValue, episodes: episodes, successes: successes,
-                                      successRate: Double(successes) / Double(episodes), ci95: [ci.lower, ci.upper],
-                                      meanSteps: Double(steps) / Double(episodes),
-                                      latencyMs: Latency(p50: percentile(latencies, 50), p95: percentile(latencies, 95), p99: percentile(latencies, 99))))
+            results.append(tally.result(task: family.rawValue))
         }
         let overall = Double(results.map(\.successes).reduce(0, +)) / Double(results.count * episodes)
+        let config = EvalConfig(model: model, precision: policy.precision.rawValue, prune: "none", mode: "sync",
+                                scheduler: schedulerOptions.scheduler.rawValue, rateHz: nil, vlaLatencyMs: 0)
         if json {
             try printJSON(EvalOutput(tasks: results, overallSuccessRate: overall, model: model, precision: policy.precision.rawValue,
-                                     firstSeed: seed, seconds: monotonicSeconds() - t0))
+                                     firstSeed: seed, seconds: monotonicSeconds() - t0, config: config))
         } else {
-            print("task         episodes  success  95% CI           mean steps  policy ms p50/p95/p99")
+            print("task         episodes  success  95% CI           mean steps  VLA share  actions/s  policy ms p50/p95/p99")
             for r in results {
-                print(r.task.padding(toLength: 12, withPad: " ", startingAt: 0) + String(format: " %8d  %6.1f%%  [%5.1f%%, %5.1f%%]  %10.1f  %.1f / %.1f / %.1f", r.episodes,
-                             100 * r.successRate, 100 * r.ci95[0], 100 * r.ci95[1], r.meanSteps, r.latencyMs.p50, r.latencyMs.p95, r.latencyMs.p99))
+                let share = Double(r.origins["vla"]!) / Double(max(1, r.origins["vla"]! + r.origins["generator"]!))
+                print(r.task.padding(toLength: 12, withPad: " ", startingAt: 0) + String(format: " %8d  %6.1f%%  [%5.1f%%, %5.1f%%]  %10.1f  %8.1f%%  %9.1f  %.1f / %.1f / %.1f", r.episodes,
+                             100 * r.successRate, 100 * r.ci95[0], 100 * r.ci95[1], r.meanSteps, 100 * share, r.effectiveActionsPerS,
+                             r.latencyMs.p50, r.latencyMs.p95, r.latencyMs.p99))
             }
-            print(String(format: "overall success %.1f%% (%@, %@)", 100 * overall, model, policy.precision.rawValue))
+            print(String(format: "overall success %.1f%% (%@, %@, scheduler %@)", 100 * overall, model, policy.precision.rawValue, schedulerOptions.scheduler.rawValue))
         }
         if let minSuccess, let worst = results.min(by: { $0.successRate < $1.successRate }), worst.successRate < minSuccess {
             throw CLIError.runtime(String(format: "%@ success %.1f%% is below --min-success %.1f%%", worst.task, 100 * worst.successRate, 100 * minSuccess))
         }
     }
 
-    struct Latency: Encodable { var p50, p95, p99: Double }
+    struct Latency: Encodable {
+        var p50, p95, p99: Double
+        init(_ samples: [Double]) { p50 = percentile(samples, 50); p95 = percentile(samples, 95); p99 = percentile(samples, 99) }
+    }
+
+    /// One task family's episodes, accumulated.
+    struct EvalTally {
+        var episodes = 0, successes = 0, steps = 0
+        var vla = 0, generator = 0, holds = 0, switches = 0
+        var vlaMs: [Double] = [], generatorMs: [Double] = [], actionAgeMs: [Double] = []
+        var episodeSuccess: [Bool] = []
+
+        mutating func add(_ o: EpisodeRunner.Outcome) {
+            episodes += 1
+            if o.success { successes += 1 }
+            episodeSuccess.append(o.success)
+            steps += o.steps
+            vla += o.loop.vlaActions
+            generator += o.loop.generatorActions
+            holds += o.loop.holds
+            switches += o.loop.switches
+            vlaMs += o.loop.vlaMs.values
+            generatorMs += o.loop.generatorMs.values
+            actionAgeMs += o.loop.actionAgeMs.values
+        }
+
+        func result(task: String) -> TaskResult {
+            let ci = wilsonInterval(successes: successes, trials: episodes)
+            // sync: acting ticks over the compute they cost (VLA + generator), simulator rendering excluded.
+            let compute = (vlaMs.reduce(0, +) + generatorMs.reduce(0, +)) / 1000
+            return TaskResult(task: task, episodes: episodes, successes: successes, successRate: Double(successes) / Double(episodes),
+                              ci95: [ci.lower, ci.upper], meanSteps: Double(steps) / Double(episodes), latencyMs: Latency(vlaMs),
+                              origins: ["vla": vla, "generator": generator, "hold": holds], vlaCalls: vla,
+                              meanActionAgeMs: actionAgeMs.isEmpty ? 0 : actionAgeMs.reduce(0, +) / Double(actionAgeMs.count),
+                              switches: switches, effectiveActionsPerS: compute > 0 ? Double(vla + generator) / compute : 0,
+                              latencyMsByOrigin: ["vla": Latency(vlaMs), "generator": Latency(generatorMs)],
+                              episodeSuccess: episodeSuccess)
+        }
+    }
 
     struct TaskResult: Encodable {
         var task: String
@@ -97,10 +136,36 @@ struct Eval: ParsableCommand {
         var successRate: Double
         var ci95: [Double]
         var meanSteps: Double
+        /// VLA inference per call (kept under its old name: the policy's latency).
         var latencyMs: Latency
+        var origins: [String: Int]
+        var vlaCalls: Int
+        var meanActionAgeMs: Double
+        var switches: Int
+        var effectiveActionsPerS: Double
+        var latencyMsByOrigin: [String: Latency]
+        /// Per episode, in seed order: what a paired comparison of two configurations needs.
+        var episodeSuccess: [Bool]
         enum CodingKeys: String, CodingKey {
-            case task, episodes, successes, ci95
-            case successRate = "success_rate", meanSteps = "mean_steps", latencyMs = "latency_ms"
+            case task, episodes, successes, ci95, origins, switches
+            case successRate = "success_rate", meanSteps = "mean_steps", latencyMs = "latency_ms", vlaCalls = "vla_calls"
+            case meanActionAgeMs = "mean_action_age_ms", effectiveActionsPerS = "effective_actions_per_s"
+            case latencyMsByOrigin = "latency_ms_by_origin", episodeSuccess = "episode_success"
+        }
+    }
+
+    /// What was evaluated, for tables that combine runs (`reflex tune`).
+    struct EvalConfig: Encodable {
+        var model: String
+        var precision: String
+        var prune: String
+        var mode: String
+        var scheduler: String
+        var rateHz: Double?
+        var vlaLatencyMs: Double
+        enum CodingKeys: String, CodingKey {
+            case model, precision, prune, mode, scheduler
+            case rateHz = "rate_hz", vlaLatencyMs = "vla_latency_ms"
         }
     }
 
@@ -111,8 +176,9 @@ struct Eval: ParsableCommand {
         var precision: String
         var firstSeed: UInt64
         var seconds: Double
+        var config: EvalConfig
         enum CodingKeys: String, CodingKey {
-            case tasks, model, precision, seconds
+            case tasks, model, precision, seconds, config
             case overallSuccessRate = "overall_success_rate", firstSeed = "first_seed"
         }
     }
@@ -148,52 +214,6 @@ func loadSimPolicy(_ dir: String, precision: Precision) throws -> VLAPolicy {
     let p = try VLAPolicy(directory: dir, precision: precision)
     log.info("loaded \(dir) (\(p.precision.rawValue)) in \(String(format: "%.0f", (monotonicSeconds() - t0) * 1000)) ms")
     return p
-}
-
-/// What one simulated episode produced.
-struct SimEpisodeOutcome {
-    var success: Bool
-    var steps: Int
-    var policyMs: [Double]
-    var loop: ControlLoop.Stats
-}
-
-/// The safety limits of the simulated arm (ReflexSim's workspace and step limits, gripper free).
-func simLimits() throws -> SafetyStage.Limits {
-    try SafetyStage.Limits(lower: [World.workspaceMin.x, World.workspaceMin.y, World.workspaceMin.z, 0],
-                           upper: [World.workspaceMax.x, World.workspaceMax.y, World.workspaceMax.z, 1],
-                           maxStep: [World.maxStep, World.maxStep, World.maxStep, 1])
-}
-
-/// Runs one episode through the control loop (frame → policy → mapping → safety → simulator).
-/// `realTime` paces ticks at `rateHz` and applies the frame budget; otherwise ticks run back to back
-/// with no budget (accuracy evaluation). `onTick` sees the rig and loop after every tick.
-func runSimEpisode(family: TaskFamily, seed: UInt64, policy: VLAPolicy, realTime: Bool, rateHz: Double = 10,
-                   frameBudgetMs: Double = .infinity, limits: SafetyStage.Limits? = nil,
-                   onTick: (SimRig, ControlLoop) throws -> Void) throws -> SimEpisodeOutcome {
-    let rig = SimRig(family: family, seed: seed)
-    let instruction = rig.sim.task.instruction
-    var policyMs: [Double] = []
-    let robot = BoardProfile.Robot(kind: .cartesian)
-    let loop = ControlLoop(source: rig, actuator: rig, mapping: ActionMapping(robot: robot), limits: try limits ?? simLimits(),
-                           frameBudgetMs: realTime ? frameBudgetMs : .infinity, maxFrameAgeMs: realTime ? 1000 / rateHz : .infinity) { image in
-        let step = try policy.act(image, instruction: instruction)
-        policyMs.append(step.timings.total)
-        return step.action
-    }
-    try loop.resynchronize()
-    let period = 1 / rateHz
-    var next = monotonicSeconds()
-    while !rig.sim.done {
-        try loop.tick()
-        try onTick(rig, loop)
-        if realTime {
-            next += period
-            let wait = next - monotonicSeconds()
-            if wait > 0 { usleep(UInt32(wait * 1e6)) } else { next = monotonicSeconds() }
-        }
-    }
-    return SimEpisodeOutcome(success: rig.sim.success, steps: rig.sim.steps, policyMs: policyMs, loop: loop.stats)
 }
 
 /// Episode seeds are `seed`, `seed + 1`, …, `seed + episodes − 1`: all of them must be valid seeds.

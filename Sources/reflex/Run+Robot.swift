@@ -3,6 +3,7 @@ import Foundation
 import ReflexCore
 import ReflexIO
 import ReflexModels
+import ReflexRuntime
 import ReflexSim
 
 /// The real robot: camera (or replay) → policy → safety → bridge, with one stop sequence.
@@ -61,11 +62,13 @@ extension Run {
         }
         let loop: ControlLoop
         do {
+            let scheduler = profile.acceleration.scheduler
+            let actions = SyncActionSource(vla: InstructedPolicy(policy, instruction: instruction),
+                                           scheduler: SPVLAScheduler(settings: scheduler.settings), statistics: policy.statistics)
             loop = ControlLoop(source: source, actuator: actuator, mapping: ActionMapping(robot: profile.robot),
                                limits: try profile.safetyLimits(), frameBudgetMs: profile.control.frameBudgetMs,
-                               maxFrameAgeMs: profile.camera.maxFrameAgeMs, maxBadFrames: profile.camera.maxBadFrames) { image in
-                try policy.act(image, instruction: instruction).action
-            }
+                               maxFrameAgeMs: profile.camera.maxFrameAgeMs, maxActionAgeMs: scheduler.maxActionAgeMs,
+                               maxBadFrames: profile.camera.maxBadFrames, historyCapacity: scheduler.settings.buffer, actions: actions)
             loop.onBadFrame = { log.warning("bad frame, holding: \($0)") }
             try loop.resynchronize()
             notifier.notify("READY=1\nSTATUS=running \(profile.board.name)")

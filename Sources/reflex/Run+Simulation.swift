@@ -3,6 +3,7 @@ import Foundation
 import ReflexCore
 import ReflexIO
 import ReflexModels
+import ReflexRuntime
 import ReflexSim
 
 /// The simulated board: the profile's episodes, a GIF recording.
@@ -11,7 +12,9 @@ extension Run {
         guard let simCfg = profile.simulation else { throw CLIError.invalidInput("\(board): no simulation section") }
         let notifier = SystemdNotifier(environment: ProcessInfo.processInfo.environment)
         let policy = try loadSimPolicy(profile.model.path, precision: profile.model.quantization == "int8" ? .int8 : .fp32)
-        let limits = try profile.safetyLimits()
+        let runner = try EpisodeRunner(policy: policy, options: EpisodeRunner.Options(
+            realTime: !fast, rateHz: profile.control.rateHz, frameBudgetMs: profile.control.frameBudgetMs,
+            limits: try profile.safetyLimits(), scheduler: profile.acceleration.scheduler.settings))
         let count = episodes ?? simCfg.episodes
         guard count > 0 else { throw CLIError.invalidInput("--episodes must be positive") }
         var recorder: GIFRecorder?
@@ -32,12 +35,9 @@ extension Run {
             let family = TaskFamily(name: simCfg.tasks[e % simCfg.tasks.count])!
             let seed = simCfg.seed + UInt64(e)
             let succeededSoFar = summaries.filter(\.success).count
-            var instruction = ""
-            let outcome: SimEpisodeOutcome
+            let outcome: EpisodeRunner.Outcome
             do {
-                outcome = try runSimEpisode(family: family, seed: seed, policy: policy, realTime: !fast, rateHz: profile.control.rateHz,
-                                            frameBudgetMs: profile.control.frameBudgetMs, limits: limits) { rig, loop in
-                instruction = rig.sim.task.instruction
+                outcome = try runner.run(family: family, seed: seed) { rig, loop in
                 if let recorder { try recorder.add(annotate(rig.sim.render(), success: rig.sim.success)) }
                 if let w = notifier.watchdogInterval, monotonicSeconds() - lastPing > w {
                     notifier.notify("WATCHDOG=1")
@@ -46,9 +46,11 @@ extension Run {
                 if tty {  // the status line is only built for a terminal
                     let a = loop.lastAction ?? []
                     let act = a.count >= 7 ? String(format: "%+.3f %+.3f %+.3f grip %.2f", a[0], a[1], a[2], a[6]) : "-"
-                    let line = String(format: "episode %d/%d %@ step %d/%d | action %@ | tick %.1f ms%@ | success %d/%d",
-                                      e + 1, count, family.rawValue, rig.sim.steps, family.stepLimit, act,
-                                      loop.stats.tickMs.last ?? 0, loop.lastHold.map { " HOLD (\($0))" } ?? "", succeededSoFar, e)
+                    let st = loop.stats
+                    let line = String(format: "episode %d/%d %@ step %d/%d | %@ %@ | vla %d gen %d hold %d | tick %.1f ms%@ | success %d/%d",
+                                      e + 1, count, family.rawValue, rig.sim.steps, family.stepLimit, loop.lastOrigin.rawValue, act,
+                                      st.vlaActions, st.generatorActions, st.holds,
+                                      st.tickMs.last ?? 0, loop.lastHold.map { " HOLD (\($0))" } ?? "", succeededSoFar, e)
                     FileHandle.standardError.write(Data(("\r\u{1B}[2K" + line).utf8))
                 }
                 if StopSignal.requested { throw StopRequested() }
@@ -59,12 +61,12 @@ extension Run {
                 break
             }
             if tty { FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8)) }
-            summaries.append(EpisodeSummary(task: family.rawValue, seed: seed, instruction: instruction, success: outcome.success, steps: outcome.steps))
+            summaries.append(EpisodeSummary(task: family.rawValue, seed: seed, instruction: outcome.instruction, success: outcome.success, steps: outcome.steps))
             tickMs += outcome.loop.tickMs.values
             overheadMs += outcome.loop.overheadMs.values
-            policyMs += outcome.policyMs
+            policyMs += outcome.loop.vlaMs.values
             for k in [\ControlLoop.Stats.ticks, \.sent, \.holds, \.overruns, \.staleFrames, \.badFrames] { totals[keyPath: k] += outcome.loop[keyPath: k] }
-            log.info("episode \(e + 1)/\(count) \(family.rawValue) seed \(seed) \"\(instruction)\": \(outcome.success ? "SUCCESS" : "failed") in \(outcome.steps) steps (\(outcome.loop.holds) holds, \(outcome.loop.overruns) overruns)")
+            log.info("episode \(e + 1)/\(count) \(family.rawValue) seed \(seed) \"\(outcome.instruction)\": \(outcome.success ? "SUCCESS" : "failed") in \(outcome.steps) steps (\(outcome.loop.holds) holds, \(outcome.loop.overruns) overruns)")
         }
         notifier.notify("STOPPING=1")
         try recorder?.close()

@@ -1,0 +1,51 @@
+import ReflexCore
+import ReflexModels
+
+/// One VLA inference as the runtime sees it: an image in, a 7-D action out (robot units and the model's
+/// normalized units).
+///
+/// Contract: `infer` blocks for the whole inference and may be called from any one thread at a time
+/// (the control loop's in `sync` mode, the VLA worker's in `async` mode), never concurrently.
+public protocol VLA: AnyObject {
+    func infer(_ image: RGBImage) throws -> VLAOutput
+}
+
+/// What one inference produced.
+public struct VLAOutput: Sendable {
+    /// Robot units (after un-normalization).
+    public var action: [Float]
+    /// The model's normalized units ([-1, 1]).
+    public var normalized: [Float]
+    /// Inference time, seconds.
+    public var seconds: Double
+
+    public init(action: [Float], normalized: [Float], seconds: Double) {
+        self.action = action
+        self.normalized = normalized
+        self.seconds = seconds
+    }
+}
+
+/// A loaded checkpoint with the instruction it acts on.
+public final class InstructedPolicy: VLA {
+    public let policy: VLAPolicy
+    /// The task (a robot board's `model.instruction`, or each simulated episode's).
+    public var instruction: String
+
+    public init(_ policy: VLAPolicy, instruction: String) {
+        self.policy = policy
+        self.instruction = instruction
+    }
+
+    public func infer(_ image: RGBImage) throws -> VLAOutput {
+        let step = try policy.act(image, instruction: instruction)
+        return VLAOutput(action: step.action, normalized: step.normalizedAction, seconds: step.timings.total / 1000)
+    }
+}
+
+/// A VLA that returns the same action every time (`bench loop`: the loop's cost without inference).
+public final class FixedVLA: VLA {
+    public let output: VLAOutput
+    public init(action: [Float]) { output = VLAOutput(action: action, normalized: action, seconds: 0) }
+    public func infer(_ image: RGBImage) throws -> VLAOutput { output }
+}

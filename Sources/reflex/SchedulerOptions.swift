@@ -1,0 +1,46 @@
+import ArgumentParser
+import Foundation
+import ReflexCore
+
+extension SchedulerSettings.Policy: ExpressibleByArgument {}
+extension SchedulerSettings.MotionTest: ExpressibleByArgument {}
+
+/// The scheduler's flags, shared by the commands that run the loop in the simulator (`eval`): the same
+/// names and defaults as the profile's `acceleration.scheduler` keys.
+struct SchedulerOptions: ParsableArguments {
+    @Option(help: "Scheduler: none (every acting tick runs the VLA) or spvla (SP-VLA's gate may hand a tick to the generator).")
+    var scheduler: SchedulerSettings.Policy = .none
+
+    @Option(help: "Executed actions the scheduler remembers (n).")
+    var buffer: Int = 6
+
+    @Option(help: "Freshness: least share of VLA actions in the buffer for the generator to act (released: 4 of 6).")
+    var tau: Double = 4.0 / 6.0
+
+    @Option(name: .customLong("motion-test"), help: "planar (released code: |z|/max(|x|,|y|) < z-xy-ratio, |z| < z-max) or speed (paper: every axis within [v-min, v-max]).")
+    var motionTest: SchedulerSettings.MotionTest = .planar
+
+    @Option(name: .customLong("step-skip"), help: "How many of the newest actions the motion test checks.")
+    var stepSkip: Int = 1
+
+    @Option(name: .customLong("z-xy-ratio"), help: "planar motion test: largest |z| / max(|x|, |y|).")
+    var zXYRatio: Double = 0.6
+
+    @Option(name: .customLong("z-max"), help: "planar motion test: largest |z| (normalized units).")
+    var zMax: Double = 0.3
+
+    @Option(name: .customLong("v-min"), help: "speed motion test: least per-axis speed (normalized units).")
+    var vMin: Double = 0.04
+
+    @Option(name: .customLong("v-max"), help: "speed motion test: largest per-axis speed (normalized units).")
+    var vMax: Double = 0.2
+
+    var settings: SchedulerSettings {
+        SchedulerSettings(policy: scheduler, buffer: buffer, tau: tau, motionTest: motionTest, stepSkip: stepSkip,
+                          zXYRatio: zXYRatio, zMax: zMax, vMin: vMin, vMax: vMax)
+    }
+
+    func validate() throws {
+        if let p = settings.problem { throw ValidationError("--\(p.key.replacingOccurrences(of: "_", with: "-")): \(p.message)") }
+    }
+}
