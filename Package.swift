@@ -75,7 +75,7 @@ let package = Package(
         // async), the pacer, the simulated episode runner and the factory that builds a rig from a profile.
         .target(
             name: "ReflexRuntime",
-            dependencies: ["ReflexCore", "ReflexIO", "ReflexModels", "ReflexSim"]
+            dependencies: ["CKernels", "ReflexCore", "ReflexIO", "ReflexModels", "ReflexSim"]
         ),
         // Heap-allocation counter (interposes malloc & co.) for `reflex bench loop`; only the CLI links it.
         .target(name: "CMallocCounter"),
@@ -123,8 +123,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ReflexRuntimeTests",
-            dependencies: ["ReflexRuntime", "ReflexIO", "ReflexCore", "ReflexSim", "ReflexModels"],
-            exclude: ["Fixtures"]
+            dependencies: ["ReflexRuntime", "ReflexIO", "ReflexCore", "ReflexSim", "ReflexModels"]
         ),
         .testTarget(
             name: "ReflexIOTests",

@@ -8,6 +8,10 @@ paired proportions (method 10, Newcombe 1998: Wilson intervals of each arm combi
 of the pairs), sound near 0% and 100% where the Wald interval is not. "Within M points" means the lower bound
 is above −M.
 
+Speed: "actions per VLA call" (acting ticks ÷ VLA calls, B over A) is the speed-up at equal cost per VLA call,
+immune to the load a shared machine puts on two runs made at different times; "measured actions/s" divides
+the runs' own effective rates (sync: acting ticks ÷ VLA + generator compute time).
+
 Usage: tools/paired_success.py A.json B.json [--markdown]
 """
 import argparse
@@ -66,17 +70,22 @@ def main():
             sys.exit(f"error: {tb['task']}: not in both runs with the same episode count")
         d, lo, hi, only_a, only_b = newcombe_paired(t["episode_success"], tb["episode_success"])
         ea, eb = t.get("effective_actions_per_s", 0), tb.get("effective_actions_per_s", 0)
+        # Acting ticks per VLA call: the speed-up at equal cost per VLA call (the generator's microseconds
+        # aside), immune to the load a shared machine puts on the two runs at different times.
+        def per_call(r):
+            o = r["origins"]
+            return (o["vla"] + o["generator"]) / max(1, r["vla_calls"])
         rows.append((tb["task"], tb["episodes"], t["success_rate"], tb["success_rate"], d, lo, hi, only_a, only_b,
-                     eb / ea if ea else float("nan")))
+                     eb / ea if ea else float("nan"), per_call(tb) / per_call(t)))
     if args.markdown:
-        print("| family | episodes | A | B | B − A [95% CI] | only A / only B | actions/s B ÷ A |")
-        print("|---|---:|---:|---:|---|---:|---:|")
+        print("| family | episodes | A | B | B − A [95% CI] | only A / only B | actions per VLA call B ÷ A | measured actions/s B ÷ A |")
+        print("|---|---:|---:|---:|---|---:|---:|---:|")
         for r in rows:
-            print(f"| {r[0]} | {r[1]} | {100*r[2]:.1f}% | {100*r[3]:.1f}% | {100*r[4]:+.1f} [{100*r[5]:+.1f}, {100*r[6]:+.1f}] | {r[7]} / {r[8]} | {r[9]:.2f}× |")
+            print(f"| {r[0]} | {r[1]} | {100*r[2]:.1f}% | {100*r[3]:.1f}% | {100*r[4]:+.1f} [{100*r[5]:+.1f}, {100*r[6]:+.1f}] | {r[7]} / {r[8]} | {r[10]:.2f}× | {r[9]:.2f}× |")
     else:
         for r in rows:
             print(f"{r[0]:<11} n={r[1]:<4} A {100*r[2]:5.1f}%  B {100*r[3]:5.1f}%  B−A {100*r[4]:+5.1f} pts "
-                  f"[{100*r[5]:+5.1f}, {100*r[6]:+5.1f}]  discordant {r[7]}/{r[8]}  actions/s ×{r[9]:.2f}")
+                  f"[{100*r[5]:+5.1f}, {100*r[6]:+5.1f}]  discordant {r[7]}/{r[8]}  actions per VLA call ×{r[10]:.2f}  measured actions/s ×{r[9]:.2f}")
 
 
 if __name__ == "__main__":

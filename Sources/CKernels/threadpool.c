@@ -7,7 +7,10 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE // sched_getaffinity, CPU_COUNT
 #endif
+#include <errno.h>
 #include <pthread.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -227,4 +230,23 @@ void rk_parallel_for(int ntasks, rk_task_fn fn, void *ctx) {
         pthread_mutex_unlock(&lock);
     }
     pthread_mutex_unlock(&call_lock);
+}
+
+// MARK: - Priority
+
+int rk_lower_thread_priority(int nice_increment) {
+#if defined(__linux__)
+    struct sched_param param = {0};
+    int rc = pthread_setschedparam(pthread_self(), SCHED_OTHER, &param);
+    if (rc != 0) return rc;
+    const id_t tid = (id_t)syscall(SYS_gettid);
+    errno = 0;
+    int current = getpriority(PRIO_PROCESS, tid);
+    if (current == -1 && errno != 0) return errno;
+    if (setpriority(PRIO_PROCESS, tid, current + nice_increment) != 0) return errno;
+    return 0;
+#else
+    (void)nice_increment;
+    return 0;
+#endif
 }

@@ -131,6 +131,11 @@ public final class ControlLoop {
     public let maxActionAge: Double
     /// Consecutive bad frames after which `tick()` throws ``ControlLoopFailure``.
     public let maxBadFrames: Int
+    /// Consecutive policy errors (the VLA threw, or gave an unusable action) after which `tick()` throws
+    /// ``ControlLoopFailure``.
+    public let maxPolicyErrors: Int
+    /// Policy errors in a row so far.
+    public private(set) var consecutivePolicyErrors = 0
     public var actions: ActionSource
     /// Called with each bad frame's error (logging); the tick holds.
     public var onBadFrame: ((Error) -> Void)?
@@ -153,7 +158,8 @@ public final class ControlLoop {
 
     public init(source: FrameSource, actuator: Actuator, mapping: ActionMapping, limits: SafetyStage.Limits,
                 frameBudgetMs: Double, maxFrameAgeMs: Double, maxActionAgeMs: Double = .infinity, maxBadFrames: Int = 50,
-                historyCapacity: Int = 6, clock: @escaping () -> Double = monotonicSeconds, actions: ActionSource) {
+                maxPolicyErrors: Int = 10, historyCapacity: Int = 6, clock: @escaping () -> Double = monotonicSeconds,
+                actions: ActionSource) {
         self.source = source
         self.actuator = actuator
         self.mapping = mapping
@@ -162,6 +168,7 @@ public final class ControlLoop {
         self.maxFrameAge = maxFrameAgeMs / 1000
         self.maxActionAge = maxActionAgeMs / 1000
         self.maxBadFrames = max(1, maxBadFrames)
+        self.maxPolicyErrors = max(1, maxPolicyErrors)
         self.history = ActionHistory(capacity: max(1, historyCapacity))
         self.clock = clock
         self.actions = actions
@@ -224,15 +231,16 @@ public final class ControlLoop {
             let context = TickContext(now: t1, budgetLeft: budget - (t1 - t0), frame: frame, frameAge: age, tick: stats.ticks - 1)
             origin = try actions.nextAction(context, history: history, into: &slot)
         } catch {
-            return try hold("policy error: \(error)", \.policyErrors, t0, inference: clock() - t1)
+            return try policyError("\(error)", t0, inference: clock() - t1)
         }
         let t2 = clock()
         // VLA inference is what the overhead excludes; a generator step counts as loop overhead.
         let inference = origin == .vla ? t2 - t1 : 0
         if origin == .hold { return try hold("no action", \.noAction, t0, inference: inference) }
         guard slot.action.count >= mapping.requiredActionCount else {
-            return try hold("policy error: \(slot.action.count)-component action", \.policyErrors, t0, inference: inference)
+            return try policyError("\(slot.action.count)-component action", t0, inference: inference)
         }
+        consecutivePolicyErrors = 0
         if t2 - t0 > budget { return try hold("overrun", \.overruns, t0, inference: inference) }
         let actionAge = t2 - slot.frameTimestamp
         if actionAge > maxActionAge { return try hold("late action", \.lateActions, t0, inference: inference) }
@@ -261,7 +269,7 @@ public final class ControlLoop {
             stats.limited += 1
             history.clear()
         } else if slot.normalized.count >= ActionHistory.width {
-            history.append(slot.normalized, origin: origin)
+            history.append(slot.normalized, origin: origin, frameTimestamp: slot.frameTimestamp)
         } else {
             history.clear()
         }
@@ -279,6 +287,15 @@ public final class ControlLoop {
         }
         stats.actionAgeMs.append(actionAge * 1000)
         record(t0, inference: inference)
+    }
+
+    /// A held tick for a policy error; ``ControlLoopFailure`` after `maxPolicyErrors` in a row.
+    private func policyError(_ why: String, _ t0: Double, inference: Double) throws {
+        consecutivePolicyErrors += 1
+        try hold("policy error: " + why, \.policyErrors, t0, inference: inference)
+        if consecutivePolicyErrors >= maxPolicyErrors {
+            throw ControlLoopFailure(description: "\(consecutivePolicyErrors) policy errors in a row; the last: \(why)")
+        }
     }
 
     private func hold(_ why: String, _ counter: WritableKeyPath<Stats, Int>, _ t0: Double, inference: Double, counted: Bool = false) throws {

@@ -46,6 +46,13 @@ public final class FeetechServoEmulator: @unchecked Sendable {
         thread.start()
     }
 
+    /// The device vanishes: the servo thread stops and the pty's master closes now (not when the last
+    /// reference goes, which a thread still finishing may delay).
+    public func unplug() {
+        stop()
+        pty.close()
+    }
+
     /// The device path the host opens.
     public var path: String { pty.slavePath }
 

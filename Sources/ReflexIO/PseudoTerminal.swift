@@ -22,7 +22,16 @@ public final class PseudoTerminal: @unchecked Sendable {
         _ = fcntl(master, F_SETFL, flags | O_NONBLOCK)
     }
 
-    deinit { close(master) }
+    private var closed = false
+
+    deinit { close() }
+
+    /// Closes the master end (the device "unplugs": the slave side sees a hang-up). Idempotent.
+    public func close() {
+        if closed { return }
+        closed = true
+        Glibc.close(master)
+    }
 
     public func write(_ bytes: [UInt8]) { _ = bytes.withUnsafeBytes { Glibc.write(master, $0.baseAddress, $0.count) } }
 

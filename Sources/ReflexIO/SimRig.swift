@@ -9,7 +9,13 @@ public final class SimRig: FrameSource, Actuator {
     private var sequence = 0
     private var cached: CameraFrame?
 
-    public init(family: TaskFamily, seed: UInt64) { sim = TabletopSim(family: family, seed: seed) }
+    /// Stamps frames (monotonic seconds, or simulated seconds in a virtual-time eval).
+    public let clock: () -> Double
+
+    public init(family: TaskFamily, seed: UInt64, clock: @escaping () -> Double = monotonicSeconds) {
+        sim = TabletopSim(family: family, seed: seed)
+        self.clock = clock
+    }
 
     /// Starts a new episode.
     public func reset(family: TaskFamily, seed: UInt64) {
@@ -19,7 +25,7 @@ public final class SimRig: FrameSource, Actuator {
 
     public func latest() throws -> CameraFrame? {
         if let cached, cached.sequence == sequence { return cached }
-        let f = CameraFrame(image: sim.render(), timestamp: monotonicSeconds(), sequence: sequence)
+        let f = CameraFrame(image: sim.render(), timestamp: clock(), sequence: sequence)
         cached = f
         return f
     }

@@ -17,14 +17,25 @@ public final class EpisodeRunner {
         /// The safety limits (default: the simulated arm's, `EpisodeRunner.simLimits()`).
         public var limits: SafetyStage.Limits?
         public var scheduler = SchedulerSettings()
+        /// `async` without `realTime` runs in simulated time: one simulator step per control tick at `rateHz`, a
+        /// VLA result available `vlaLatencyMs` of simulated time after its frame. With `realTime` the VLA runs on
+        /// its own thread and ticks are paced on the monotonic clock, as on a board.
+        public var mode = ExecutionMode.sync
+        /// nil: the inference's own measured time.
+        public var vlaLatencyMs: Double? = 0
+        public var maxActionAgeMs = Double.infinity
 
         public init(realTime: Bool = false, rateHz: Double = 10, frameBudgetMs: Double = .infinity,
-                    limits: SafetyStage.Limits? = nil, scheduler: SchedulerSettings = SchedulerSettings()) {
+                    limits: SafetyStage.Limits? = nil, scheduler: SchedulerSettings = SchedulerSettings(),
+                    mode: ExecutionMode = .sync, vlaLatencyMs: Double? = 0, maxActionAgeMs: Double = .infinity) {
             self.realTime = realTime
             self.rateHz = rateHz
             self.frameBudgetMs = frameBudgetMs
             self.limits = limits
             self.scheduler = scheduler
+            self.mode = mode
+            self.vlaLatencyMs = vlaLatencyMs
+            self.maxActionAgeMs = maxActionAgeMs
         }
     }
 
@@ -34,19 +45,33 @@ public final class EpisodeRunner {
         public var steps: Int
         public var instruction: String
         public var loop: ControlLoop.Stats
+        /// async: VLA inferences launched, and results dropped as too old.
+        public var vlaLaunches = 0
+        public var staleResults = 0
+        /// Simulated seconds the episode lasted (async in simulated time), else 0.
+        public var simulatedSeconds = 0.0
+        /// What the effective action rate divides by: simulated seconds (async in simulated time), wall seconds
+        /// (real time), or VLA + generator compute seconds (sync, back to back).
+        public var seconds = 0.0
     }
 
-    public let policy: VLAPolicy
     public let options: Options
-    private let vla: InstructedPolicy
+    public let vla: InstructableVLA
+    /// Un-normalizes the generator's actions (nil: the VLA's normalized units are the robot's).
+    public let statistics: ActionStatistics?
     private let limits: SafetyStage.Limits
 
-    public init(policy: VLAPolicy, options: Options) throws {
+    public init(vla: InstructableVLA, statistics: ActionStatistics?, options: Options) throws {
         if let p = options.scheduler.problem { throw SchedulerSettingsError(key: p.key, message: p.message) }
-        self.policy = policy
+        self.vla = vla
+        self.statistics = statistics
         self.options = options
-        vla = InstructedPolicy(policy, instruction: "")
         limits = try options.limits ?? Self.simLimits()
+    }
+
+    /// Episodes of a loaded checkpoint.
+    public convenience init(policy: VLAPolicy, options: Options) throws {
+        try self.init(vla: InstructedPolicy(policy, instruction: ""), statistics: policy.statistics, options: options)
     }
 
     /// The safety limits of the simulated arm (ReflexSim's workspace and step limits, gripper free).
@@ -59,22 +84,56 @@ public final class EpisodeRunner {
     /// Runs one episode to its end (success or step limit). `onTick` sees the rig and loop after every tick
     /// and may throw to stop early.
     public func run(family: TaskFamily, seed: UInt64, onTick: (SimRig, ControlLoop) throws -> Void = { _, _ in }) throws -> Outcome {
-        let rig = SimRig(family: family, seed: seed)
+        let virtual = options.mode == .async && !options.realTime
+        let clock = SimulatedClock()
+        let now: () -> Double
+        if virtual { now = { clock.now } } else { now = monotonicSeconds }
+        let rig = SimRig(family: family, seed: seed, clock: now)
         vla.instruction = rig.sim.task.instruction
-        let source = SyncActionSource(vla: vla, scheduler: SPVLAScheduler(settings: options.scheduler), statistics: policy.statistics)
+        let scheduler = SPVLAScheduler(settings: options.scheduler)
+        let actions: ActionSource
+        var async: AsyncActionSource?
+        var threaded: ThreadedVLAExecutor?
+        defer { threaded?.shutdown() }
+        if options.mode == .async {
+            let executor: VLAExecutor
+            if virtual {
+                executor = VirtualVLAExecutor(vla: vla, latency: options.vlaLatencyMs.map { $0 / 1000 })
+            } else {
+                threaded = ThreadedVLAExecutor(vla: vla)
+                executor = threaded!
+            }
+            let a = AsyncActionSource(executor: executor, scheduler: scheduler, statistics: statistics, maxActionAgeMs: options.maxActionAgeMs)
+            async = a
+            actions = a
+        } else {
+            actions = SyncActionSource(vla: vla, scheduler: scheduler, statistics: statistics)
+        }
         let loop = ControlLoop(source: rig, actuator: rig, mapping: ActionMapping(robot: BoardProfile.Robot(kind: .cartesian)), limits: limits,
                                frameBudgetMs: options.realTime ? options.frameBudgetMs : .infinity,
                                maxFrameAgeMs: options.realTime ? 1000 / options.rateHz : .infinity,
-                               historyCapacity: options.scheduler.buffer, actions: source)
+                               maxActionAgeMs: options.maxActionAgeMs, historyCapacity: options.scheduler.buffer, clock: now, actions: actions)
         try loop.resynchronize()
         var pacer = Pacer(rateHz: options.rateHz)
+        let started = monotonicSeconds()
         while !rig.sim.done {
             try loop.tick()
             try onTick(rig, loop)
             if options.realTime { pacer.wait() }
+            clock.now += 1 / options.rateHz
         }
-        return Outcome(success: rig.sim.success, steps: rig.sim.steps, instruction: rig.sim.task.instruction, loop: loop.stats)
+        let st = loop.stats
+        let compute = (st.vlaMs.values.reduce(0, +) + st.generatorMs.values.reduce(0, +)) / 1000
+        return Outcome(success: rig.sim.success, steps: rig.sim.steps, instruction: rig.sim.task.instruction, loop: st,
+                       vlaLaunches: async?.launches ?? st.vlaActions, staleResults: async?.staleResults ?? 0,
+                       simulatedSeconds: virtual ? clock.now : 0,
+                       seconds: virtual ? clock.now : options.realTime ? monotonicSeconds() - started : compute)
     }
+}
+
+/// Simulated seconds: one control period per tick.
+final class SimulatedClock {
+    var now = 0.0
 }
 
 /// A scheduler parameter out of range, by its profile key.

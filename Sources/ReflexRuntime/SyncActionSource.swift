@@ -21,22 +21,23 @@ public final class SyncActionSource: ActionSource {
         if scheduler.allowsGenerator(history) {
             let t0 = monotonicSeconds()
             if SPVLAScheduler.extrapolate(history, into: &generated) {
-                writeGenerated(into: &slot)
-                slot.frameTimestamp = context.frame.timestamp
+                Self.write(generated, statistics: statistics, into: &slot)
+                slot.frameTimestamp = history.newestVLAFrameTimestamp ?? context.frame.timestamp
                 slot.computeSeconds = monotonicSeconds() - t0
                 return .generator
             }
         }
         let out = try vla.infer(context.frame.image)
-        slot.action = out.action
-        slot.normalized = out.normalized
+        ActionSlot.copy(out.action, into: &slot.action)
+        ActionSlot.copy(out.normalized, into: &slot.normalized)
         slot.frameTimestamp = context.frame.timestamp
         slot.computeSeconds = out.seconds
         return .vla
     }
 
-    /// `generated` (normalized) into the slot, un-normalized into robot units, element-wise.
-    func writeGenerated(into slot: inout ActionSlot) {
+    /// A generated action (normalized units) into the slot, un-normalized into robot units, element-wise:
+    /// the generator path allocates nothing.
+    static func write(_ generated: [Float], statistics: ActionStatistics?, into slot: inout ActionSlot) {
         let w = ActionHistory.width
         if slot.normalized.count != w { slot.normalized = [Float](repeating: 0, count: w) }
         if slot.action.count != w { slot.action = [Float](repeating: 0, count: w) }

@@ -10,6 +10,11 @@ public protocol VLA: AnyObject {
     func infer(_ image: RGBImage) throws -> VLAOutput
 }
 
+/// A VLA told what to do in words: the simulated episodes set each episode's instruction.
+public protocol InstructableVLA: VLA {
+    var instruction: String { get set }
+}
+
 /// What one inference produced.
 public struct VLAOutput: Sendable {
     /// Robot units (after un-normalization).
@@ -27,7 +32,7 @@ public struct VLAOutput: Sendable {
 }
 
 /// A loaded checkpoint with the instruction it acts on.
-public final class InstructedPolicy: VLA {
+public final class InstructedPolicy: InstructableVLA {
     public let policy: VLAPolicy
     /// The task (a robot board's `model.instruction`, or each simulated episode's).
     public var instruction: String

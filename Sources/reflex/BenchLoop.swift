@@ -3,6 +3,7 @@ import CMallocCounter
 import Foundation
 import ReflexCore
 import ReflexIO
+import ReflexRuntime
 
 /// `reflex bench loop`: the control loop's own cost — everything but inference.
 struct BenchLoop: ParsableCommand {
@@ -10,10 +11,12 @@ struct BenchLoop: ParsableCommand {
         commandName: "loop",
         abstract: "Measure the control loop's overhead per tick (frame hand-off, mapping, safety, send) and its heap allocations.",
         discussion: """
-            Runs ControlLoop.tick() with an instant policy (a fixed action) so that the tick time is the loop's \
-            overhead, first with an in-memory actuator, then with a Feetech bus on a pseudo-terminal (real \
-            termios writes of one SYNC_WRITE per tick). Heap allocations are counted by the malloc interposer \
-            linked into reflex; the target is none per tick after warm-up.
+            Runs ControlLoop.tick() through the runtime's sync action source with an instant VLA (a planar action \
+            whose direction turns every 40 calls) and SP-VLA's scheduler on, so that the tick time is the loop's \
+            overhead with both paths exercised — VLA ticks and generator ticks (the gate, the ridge fit, \
+            un-normalization); first with an in-memory actuator, then with a Feetech bus on a pseudo-terminal \
+            (real termios writes of one SYNC_WRITE per tick). Heap allocations are counted by the malloc \
+            interposer linked into reflex; the target is none per tick after warm-up.
             """
     )
 
@@ -36,6 +39,24 @@ struct BenchLoop: ParsableCommand {
         }
     }
 
+    /// An instant VLA: a planar action (passes the released motion test) that turns around every 40 calls,
+    /// so the arm stays inside its limits however long the bench runs. Returns preallocated arrays.
+    final class BackAndForthVLA: VLA {
+        let forward: VLAOutput, backward: VLAOutput
+        var calls = 0
+        init() {
+            // Normalized as the statistics below map them: ±0.1 → ±1 for motion, gripper 0…1 → −1…1.
+            let a: [Float] = [0.02, -0.01, 0.005, 0, 0.01, 0, 1]
+            forward = VLAOutput(action: a, normalized: [0.2, -0.1, 0.05, 0, 0.1, 0, 1], seconds: 0)
+            let b: [Float] = [-0.02, 0.01, -0.005, 0, -0.01, 0, 1]
+            backward = VLAOutput(action: b, normalized: [-0.2, 0.1, -0.05, 0, -0.1, 0, 1], seconds: 0)
+        }
+        func infer(_ image: RGBImage) throws -> VLAOutput {
+            calls += 1
+            return (calls / 40) % 2 == 0 ? forward : backward
+        }
+    }
+
     final class NullActuator: Actuator {
         var last: [Float] = [2048, 2048, 2048, 2048, 2048, 1]
         func reference() throws -> [Float] { last }
@@ -48,7 +69,12 @@ struct BenchLoop: ParsableCommand {
         var ticks: Int
         var overheadMs: [String: Double]
         var allocationsPerTick: Double
-        enum CodingKeys: String, CodingKey { case actuator, ticks; case overheadMs = "overhead_ms"; case allocationsPerTick = "allocations_per_tick" }
+        /// Share of ticks served by the generator.
+        var generatorShare: Double
+        enum CodingKeys: String, CodingKey {
+            case actuator, ticks
+            case overheadMs = "overhead_ms", allocationsPerTick = "allocations_per_tick", generatorShare = "generator_share"
+        }
     }
 
     func run() throws {
@@ -71,11 +97,15 @@ struct BenchLoop: ParsableCommand {
             """, file: "bench-loop")
         let robot = profile.robot
         let limits = try profile.safetyLimits()
-        let action: [Float] = [0.01, -0.01, 0.02, 0, 0.01, 0, 1]
         var results: [Result] = []
-        func measure(_ name: String, _ actuator: Actuator) throws {
+        // The statistics the action normalizes with (±0.1 → ±1), as the simulator policy's.
+        let statistics = ActionStatistics(q01: [-0.1, -0.1, -0.1, -0.1, -0.1, -0.1, 0], q99: [0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 1], mask: nil)
+        func measure(_ name: String, _ actuator: Actuator, mode: ExecutionMode = .sync) throws {
+            let scheduler = BoardProfile.Scheduler(mode: mode, settings: SchedulerSettings(policy: .spvla), maxActionAgeMs: 1000)
+            let actions = ActionSourceFactory.make(scheduler, vla: BackAndForthVLA(), statistics: statistics)
+            defer { (actions as? AsyncActionSource).flatMap { $0.executor as? ThreadedVLAExecutor }?.shutdown() }
             let loop = ControlLoop(source: try MemorySource(), actuator: actuator, mapping: ActionMapping(robot: robot), limits: limits,
-                                   frameBudgetMs: 100, maxFrameAgeMs: 100) { _ in action }
+                                   frameBudgetMs: 100, maxFrameAgeMs: 100, maxActionAgeMs: 1000, actions: actions)
             try loop.resynchronize()
             for _ in 0..<100 { try loop.tick() }
             loop.resetStats()
@@ -83,11 +113,13 @@ struct BenchLoop: ParsableCommand {
             for _ in 0..<ticks { try loop.tick() }
             let allocs = Double(rk_malloc_count() - before) / Double(ticks)
             let samples = loop.stats.overheadMs.values
+            let share = Double(loop.stats.generatorActions) / Double(max(1, loop.stats.ticks))
             results.append(Result(actuator: name, ticks: ticks, overheadMs: ["p50": percentile(samples, 50), "p99": percentile(samples, 99), "max": samples.max() ?? 0],
-                                  allocationsPerTick: allocs))
-            log.info("\(name): overhead p50 \(String(format: "%.4f", percentile(samples, 50))) ms, p99 \(String(format: "%.4f", percentile(samples, 99))) ms; \(String(format: "%.1f", allocs)) heap allocations per tick")
+                                  allocationsPerTick: allocs, generatorShare: share))
+            log.info("\(name): overhead p50 \(String(format: "%.4f", percentile(samples, 50))) ms, p99 \(String(format: "%.4f", percentile(samples, 99))) ms; \(String(format: "%.1f", allocs)) heap allocations per tick; \(String(format: "%.0f", 100 * share))% generator ticks")
         }
         try measure("memory", NullActuator())
+        try measure("memory-async", NullActuator(), mode: .async)
         let bus = FeetechBus(port: try SerialPort(path: pty.slavePath, baud: 1_000_000))
         let feetech = try FeetechActuator(bus: bus, profile: profile)
         // Set up: from here on only the writes matter; a plain drain (as before the servos answered)
@@ -98,8 +130,8 @@ struct BenchLoop: ParsableCommand {
         try measure("feetech-pty", feetech)
         if json { try printJSON(results) } else {
             for r in results {
-                print(r.actuator.padding(toLength: 12, withPad: " ", startingAt: 0) + String(format: " overhead p50 %.4f ms  p99 %.4f ms  max %.3f ms  allocations/tick %.1f",
-                             r.overheadMs["p50"]!, r.overheadMs["p99"]!, r.overheadMs["max"]!, r.allocationsPerTick))
+                print(r.actuator.padding(toLength: 12, withPad: " ", startingAt: 0) + String(format: " overhead p50 %.4f ms  p99 %.4f ms  max %.3f ms  allocations/tick %.1f  generator ticks %.0f%%",
+                             r.overheadMs["p50"]!, r.overheadMs["p99"]!, r.overheadMs["max"]!, r.allocationsPerTick, 100 * r.generatorShare))
             }
         }
     }

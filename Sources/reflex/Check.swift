@@ -89,6 +89,13 @@ struct Check: ParsableCommand {
                     add("model", "ok", String(format: "%@: %@, %@, ~%.0f MB resident of %d MB%@; one prediction on a synthetic frame in %.0f ms", modelPath,
                                               loader.config.textConfig.modelType, loader.precision.rawValue, mb, profile.board.memoryMB,
                                               stats == nil ? ", no norm_stats" : "", step.timings.total))
+                    // The one prediction is a first latency figure: say what it means for the scheduler's settings.
+                    let sched = profile.acceleration.scheduler, ms = step.timings.total
+                    if sched.mode == .sync && ms > profile.control.frameBudgetMs {
+                        add("scheduler", "warning", String(format: "sync mode: this prediction took %.0f ms, over control.frame_budget_ms %.0f: every VLA tick would hold (use acceleration.scheduler.mode: async)", ms, profile.control.frameBudgetMs))
+                    } else if sched.mode == .async && ms > sched.maxActionAgeMs {
+                        add("scheduler", "warning", String(format: "async mode: this prediction took %.0f ms, over max_action_age_ms %.0f: no VLA result would ever be applied", ms, sched.maxActionAgeMs))
+                    }
                 }
             } catch let e as PolicyError {
                 invalid = true
@@ -173,7 +180,7 @@ struct Check: ParsableCommand {
             try printJSON(Out(board: board, ok: status == 0, checks: items))
         } else {
             for i in items {
-                let mark = i.status == "ok" ? "ok     " : (i.status == "skipped" ? "skipped" : "FAILED ")
+                let mark = i.status == "ok" ? "ok     " : (i.status == "skipped" ? "skipped" : (i.status == "warning" ? "WARNING" : "FAILED "))
                 print("\(mark) \(i.check.padding(toLength: 8, withPad: " ", startingAt: 0)) \(i.detail)")
             }
             print(status == 0 ? "\(board): all checks passed" + (offline ? " (offline)" : "") : "\(board): problems found")

@@ -38,6 +38,18 @@ struct Eval: ParsableCommand {
     @Option(name: .customLong("min-success"), help: "Exit 1 if any task's success rate is below this (CI guard).")
     var minSuccess: Double?
 
+    @Option(help: "sync: each tick is a VLA call or a generator step, run back to back (the papers' setting). async: ticks at --rate in simulated time, the VLA's result arriving --vla-latency-ms after its frame (a board's setting).")
+    var mode: ExecutionMode = .sync
+
+    @Option(help: "Control rate in async mode, Hz.")
+    var rate: Double = 10
+
+    @Option(name: .customLong("vla-latency-ms"), help: "async: simulated VLA latency, ms, or 'measured' (each inference's own time on this machine).")
+    var vlaLatency: VLALatency = .fixed(0)
+
+    @Option(name: .customLong("max-action-age-ms"), help: "async: an action whose frame is older than this is never applied (default: 2 × latency + one period, so the generator can bridge one VLA interval; 1000 for 'measured').")
+    var maxActionAgeMs: Double?
+
     @OptionGroup(title: "Scheduler") var schedulerOptions: SchedulerOptions
 
     @Flag(help: "Print one JSON object on stdout.")
@@ -47,6 +59,14 @@ struct Eval: ParsableCommand {
         _ = try taskFamilies(task)
         guard episodes > 0 else { throw ValidationError("--episodes must be positive, got \(episodes)") }
         try validateSeeds(seed, episodes)
+        guard rate.isFinite, (0.1...1000).contains(rate) else { throw ValidationError("--rate must be 0.1…1000 Hz, got \(rate)") }
+        if mode == .sync {
+            if case .fixed(let l) = vlaLatency, l != 0 { throw ValidationError("--vla-latency-ms needs --mode async (sync runs each VLA call inline)") }
+            if maxActionAgeMs != nil { throw ValidationError("--max-action-age-ms needs --mode async") }
+        }
+        if let m = maxActionAgeMs, !(m.isFinite && m >= 1000 / rate) {
+            throw ValidationError("--max-action-age-ms must be at least one control period (\(1000 / rate) ms), got \(m)")
+        }
         if let minSuccess, !(minSuccess.isFinite && (0...1).contains(minSuccess)) {
             throw ValidationError("--min-success must be a rate in 0…1, got \(minSuccess)")
         }
@@ -55,11 +75,14 @@ struct Eval: ParsableCommand {
     func run() throws {
         let families = try taskFamilies(task)
         let policy = try loadSimPolicy(model, precision: quant)
-        let runner = try EpisodeRunner(policy: policy, options: EpisodeRunner.Options(scheduler: schedulerOptions.settings))
+        let latencyMs: Double? = { if case .fixed(let l) = vlaLatency { return l } else { return nil } }()
+        let maxAge = mode == .sync ? Double.infinity : (maxActionAgeMs ?? latencyMs.map { 2 * $0 + 1000 / rate } ?? 1000)
+        let runner = try EpisodeRunner(policy: policy, options: EpisodeRunner.Options(
+            rateHz: rate, scheduler: schedulerOptions.settings, mode: mode, vlaLatencyMs: latencyMs, maxActionAgeMs: maxAge))
         var results: [TaskResult] = []
         let t0 = monotonicSeconds()
         for family in families {
-            var tally = EvalTally()
+            var tally = EvalTally(mode: mode)
             for i in 0..<episodes {
                 let s = seed + UInt64(i)
                 let outcome = try runner.run(family: family, seed: s)
@@ -69,8 +92,10 @@ struct Eval: ParsableCommand {
             results.append(tally.result(task: family.rawValue))
         }
         let overall = Double(results.map(\.successes).reduce(0, +)) / Double(results.count * episodes)
-        let config = EvalConfig(model: model, precision: policy.precision.rawValue, prune: "none", mode: "sync",
-                                scheduler: schedulerOptions.scheduler.rawValue, rateHz: nil, vlaLatencyMs: 0)
+        let config = EvalConfig(model: model, precision: policy.precision.rawValue, prune: "none", mode: mode.rawValue,
+                                scheduler: schedulerOptions.scheduler.rawValue, rateHz: mode == .async ? rate : nil,
+                                vlaLatencyMs: latencyMs.map { .number($0) } ?? .text("measured"),
+                                maxActionAgeMs: mode == .async ? maxAge : nil, schedulerSettings: SchedulerSettingsJSON(schedulerOptions.settings))
         if json {
             try printJSON(EvalOutput(tasks: results, overallSuccessRate: overall, model: model, precision: policy.precision.rawValue,
                                      firstSeed: seed, seconds: monotonicSeconds() - t0, config: config))
@@ -96,6 +121,8 @@ struct Eval: ParsableCommand {
 
     /// One task family's episodes, accumulated.
     struct EvalTally {
+        var mode: ExecutionMode
+        var simulatedSeconds = 0.0, staleResults = 0, launches = 0
         var episodes = 0, successes = 0, steps = 0
         var vla = 0, generator = 0, holds = 0, switches = 0
         var vlaMs: [Double] = [], generatorMs: [Double] = [], actionAgeMs: [Double] = []
@@ -113,15 +140,19 @@ struct Eval: ParsableCommand {
             vlaMs += o.loop.vlaMs.values
             generatorMs += o.loop.generatorMs.values
             actionAgeMs += o.loop.actionAgeMs.values
+            simulatedSeconds += o.simulatedSeconds
+            staleResults += o.staleResults
+            launches += o.vlaLaunches
         }
 
         func result(task: String) -> TaskResult {
             let ci = wilsonInterval(successes: successes, trials: episodes)
-            // sync: acting ticks over the compute they cost (VLA + generator), simulator rendering excluded.
-            let compute = (vlaMs.reduce(0, +) + generatorMs.reduce(0, +)) / 1000
+            // sync: acting ticks over the compute they cost (VLA + generator), simulator rendering excluded;
+            // async: acting ticks over simulated seconds.
+            let compute = mode == .sync ? (vlaMs.reduce(0, +) + generatorMs.reduce(0, +)) / 1000 : simulatedSeconds
             return TaskResult(task: task, episodes: episodes, successes: successes, successRate: Double(successes) / Double(episodes),
                               ci95: [ci.lower, ci.upper], meanSteps: Double(steps) / Double(episodes), latencyMs: Latency(vlaMs),
-                              origins: ["vla": vla, "generator": generator, "hold": holds], vlaCalls: vla,
+                              origins: ["vla": vla, "generator": generator, "hold": holds], vlaCalls: launches, staleResults: staleResults,
                               meanActionAgeMs: actionAgeMs.isEmpty ? 0 : actionAgeMs.reduce(0, +) / Double(actionAgeMs.count),
                               switches: switches, effectiveActionsPerS: compute > 0 ? Double(vla + generator) / compute : 0,
                               latencyMsByOrigin: ["vla": Latency(vlaMs), "generator": Latency(generatorMs)],
@@ -140,6 +171,8 @@ struct Eval: ParsableCommand {
         var latencyMs: Latency
         var origins: [String: Int]
         var vlaCalls: Int
+        /// async: VLA results dropped because their frame was older than the action-age limit.
+        var staleResults: Int
         var meanActionAgeMs: Double
         var switches: Int
         var effectiveActionsPerS: Double
@@ -148,7 +181,7 @@ struct Eval: ParsableCommand {
         var episodeSuccess: [Bool]
         enum CodingKeys: String, CodingKey {
             case task, episodes, successes, ci95, origins, switches
-            case successRate = "success_rate", meanSteps = "mean_steps", latencyMs = "latency_ms", vlaCalls = "vla_calls"
+            case successRate = "success_rate", meanSteps = "mean_steps", latencyMs = "latency_ms", vlaCalls = "vla_calls", staleResults = "stale_results"
             case meanActionAgeMs = "mean_action_age_ms", effectiveActionsPerS = "effective_actions_per_s"
             case latencyMsByOrigin = "latency_ms_by_origin", episodeSuccess = "episode_success"
         }
@@ -162,10 +195,36 @@ struct Eval: ParsableCommand {
         var mode: String
         var scheduler: String
         var rateHz: Double?
-        var vlaLatencyMs: Double
+        var vlaLatencyMs: NumberOrText
+        var maxActionAgeMs: Double?
+        var schedulerSettings: SchedulerSettingsJSON
         enum CodingKeys: String, CodingKey {
             case model, precision, prune, mode, scheduler
-            case rateHz = "rate_hz", vlaLatencyMs = "vla_latency_ms"
+            case rateHz = "rate_hz", vlaLatencyMs = "vla_latency_ms", maxActionAgeMs = "max_action_age_ms", schedulerSettings = "scheduler_settings"
+        }
+    }
+
+    enum NumberOrText: Encodable {
+        case number(Double), text(String)
+        func encode(to encoder: Encoder) throws {
+            var c = encoder.singleValueContainer()
+            switch self {
+            case .number(let v): try c.encode(v)
+            case .text(let t): try c.encode(t)
+            }
+        }
+    }
+
+    /// The scheduler's parameters under their profile keys.
+    struct SchedulerSettingsJSON: Encodable {
+        var buffer: Int, tau: Double, motionTest: String, stepSkip: Int, zXYRatio: Double, zMax: Double, vMin: Double, vMax: Double
+        init(_ s: SchedulerSettings) {
+            buffer = s.buffer; tau = s.tau; motionTest = s.motionTest.rawValue; stepSkip = s.stepSkip
+            zXYRatio = s.zXYRatio; zMax = s.zMax; vMin = s.vMin; vMax = s.vMax
+        }
+        enum CodingKeys: String, CodingKey {
+            case buffer, tau
+            case motionTest = "motion_test", stepSkip = "step_skip", zXYRatio = "z_xy_ratio", zMax = "z_max", vMin = "v_min", vMax = "v_max"
         }
     }
 
@@ -183,6 +242,18 @@ struct Eval: ParsableCommand {
         }
     }
 }
+
+/// `--vla-latency-ms`: milliseconds, or `measured`.
+enum VLALatency: ExpressibleByArgument {
+    case fixed(Double), measured
+    init?(argument: String) {
+        if argument == "measured" { self = .measured; return }
+        guard let v = Double(argument), v.isFinite, (0...600_000).contains(v) else { return nil }
+        self = .fixed(v)
+    }
+}
+
+extension ExecutionMode: ExpressibleByArgument {}
 
 /// The 95% Wilson score interval for a binomial proportion (sound at 0% and 100%, unlike the
 /// normal approximation).

@@ -4,6 +4,7 @@ import Logging
 import ReflexCore
 import ReflexIO
 import ReflexModels
+import ReflexRuntime
 
 /// The `reflex` command line. Subcommands live one per file; see README.md for the contract.
 /// Exit codes: 0 success, 1 runtime failure, 2 invalid usage or input.
@@ -57,6 +58,8 @@ struct Reflex: ParsableCommand {
             (code, message) = (2, e.description)
         case let e as TensorError:
             (code, message) = (2, e.description)
+        case let e as RuntimeError:
+            (code, message) = (e.kind == .invalidInput ? 2 : 1, e.description)
         default:
             let parser = exitCode(for: error)
             if parser == .success { exit(withError: error) }  // --help, --version

@@ -14,7 +14,8 @@ extension Run {
         let policy = try loadSimPolicy(profile.model.path, precision: profile.model.quantization == "int8" ? .int8 : .fp32)
         let runner = try EpisodeRunner(policy: policy, options: EpisodeRunner.Options(
             realTime: !fast, rateHz: profile.control.rateHz, frameBudgetMs: profile.control.frameBudgetMs,
-            limits: try profile.safetyLimits(), scheduler: profile.acceleration.scheduler.settings))
+            limits: try profile.safetyLimits(), scheduler: profile.acceleration.scheduler.settings, mode: profile.acceleration.scheduler.mode,
+            vlaLatencyMs: nil, maxActionAgeMs: profile.acceleration.scheduler.maxActionAgeMs))
         let count = episodes ?? simCfg.episodes
         guard count > 0 else { throw CLIError.invalidInput("--episodes must be positive") }
         var recorder: GIFRecorder?
@@ -27,7 +28,8 @@ extension Run {
         notifier.notify("READY=1\nSTATUS=simulated board running")
         let tty = isatty(2) != 0
         var summaries: [EpisodeSummary] = []
-        var tickMs: [Double] = [], overheadMs: [Double] = [], policyMs: [Double] = []
+        var tickMs: [Double] = [], overheadMs: [Double] = [], vlaMs: [Double] = [], generatorMs: [Double] = [], actionAgeMs: [Double] = []
+        var seconds = 0.0
         var totals = ControlLoop.Stats()
         var lastPing = monotonicSeconds()
         for e in 0..<count {
@@ -64,16 +66,19 @@ extension Run {
             summaries.append(EpisodeSummary(task: family.rawValue, seed: seed, instruction: outcome.instruction, success: outcome.success, steps: outcome.steps))
             tickMs += outcome.loop.tickMs.values
             overheadMs += outcome.loop.overheadMs.values
-            policyMs += outcome.loop.vlaMs.values
-            for k in [\ControlLoop.Stats.ticks, \.sent, \.holds, \.overruns, \.staleFrames, \.badFrames] { totals[keyPath: k] += outcome.loop[keyPath: k] }
+            vlaMs += outcome.loop.vlaMs.values
+            generatorMs += outcome.loop.generatorMs.values
+            actionAgeMs += outcome.loop.actionAgeMs.values
+            seconds += outcome.seconds
+            for k in [\ControlLoop.Stats.ticks, \.sent, \.holds, \.overruns, \.staleFrames, \.badFrames, \.vlaActions, \.generatorActions,
+                      \.switches, \.noAction] { totals[keyPath: k] += outcome.loop[keyPath: k] }
             log.info("episode \(e + 1)/\(count) \(family.rawValue) seed \(seed) \"\(outcome.instruction)\": \(outcome.success ? "SUCCESS" : "failed") in \(outcome.steps) steps (\(outcome.loop.holds) holds, \(outcome.loop.overruns) overruns)")
         }
         notifier.notify("STOPPING=1")
         try recorder?.close()
-        let summary = Summary(board: profile.board.name, episodes: summaries, successes: summaries.filter(\.success).count,
-                              ticks: totals.ticks, sent: totals.sent, holds: totals.holds, overruns: totals.overruns,
-                              staleFrames: totals.staleFrames, badFrames: totals.badFrames, tickMs: latencyPercentiles(tickMs), overheadMs: latencyPercentiles(overheadMs), policyMs: latencyPercentiles(policyMs),
-                              recording: recorder?.path)
+        let summary = Summary(board: profile.board.name, episodes: summaries, stats: totals, tickMs: tickMs, overheadMs: overheadMs,
+                              vlaMs: vlaMs, generatorMs: generatorMs, actionAgeMs: actionAgeMs, seconds: seconds, recording: recorder?.path,
+                              mode: profile.acceleration.scheduler.mode.rawValue)
         log.info("\(summary.successes)/\(summaries.count) episodes succeeded; \(totals.ticks) ticks, \(totals.holds) holds, \(totals.overruns) overruns; tick p50/p99 \(String(format: "%.1f/%.1f", percentile(tickMs, 50), percentile(tickMs, 99))) ms, loop overhead p99 \(String(format: "%.2f", percentile(overheadMs, 99))) ms")
         if let r = recorder { log.info("recording: \(r.path) (\(r.frames) frames)") }
         if json { try printJSON(summary) } else if let r = recorder { print("recording: \(r.path)") }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import ReflexCore
 import ReflexModels
+import ReflexRuntime
 import ReflexSim
 
 /// `reflex sim …`: the tabletop simulator's own tools.
@@ -84,8 +85,11 @@ struct SimRecord: ParsableCommand {
         }
         // The policy loads before anything is written: a bad --policy leaves no empty --out behind.
         let actor: ((RGBImage, TabletopSim) throws -> [Float])? = try policy.map { dir in
-            let p = try loadSimPolicy(dir, precision: .fp32)
-            return { image, sim in try p.act(image, instruction: sim.task.instruction).action }
+            let vla = InstructedPolicy(try loadSimPolicy(dir, precision: .fp32), instruction: "")
+            return { image, sim in
+                vla.instruction = sim.task.instruction
+                return try vla.infer(image).action
+            }
         }
         let driver = policy == nil ? "expert" : "policy"
         try fm.createDirectory(atPath: out, withIntermediateDirectories: true)

@@ -44,9 +44,28 @@ import Testing
         #expect(Array(out[3...]) == [0.3, -0.2, 0.1, 1])  // the newest action's, not extrapolated
     }
 
-    @Test func generatorNeedsTwoActions() {
+    @Test func generatorRepeatsASingleActionAndNeedsOne() {
         var out = [Float](repeating: 0, count: 7)
-        #expect(!SPVLAScheduler.extrapolate(history([[0.1, 0, 0, 0, 0, 0, 1]]), into: &out))
+        #expect(SPVLAScheduler.extrapolate(history([[0.1, -0.2, 0.05, 0.1, 0.2, 0.3, 1]]), into: &out))
+        #expect(out == [0.1, -0.2, 0.05, 0.1, 0.2, 0.3, 1])
+        #expect(!SPVLAScheduler.extrapolate(ActionHistory(capacity: 6), into: &out))
+    }
+
+    /// The async gate: a VLA action no older than max_action_age_ms in the history, and the motion test.
+    @Test func asyncGateBoundsTheInformationAge() {
+        let s = SPVLAScheduler(settings: SchedulerSettings(policy: .spvla))
+        var h = ActionHistory(capacity: 6)
+        #expect(!s.allowsGeneratorAsync(h, now: 1, maxActionAge: 0.5))  // nothing to extend
+        h.append([0.3, 0.1, 0.05, 0, 0, 0, 1], origin: .vla, frameTimestamp: 0.6)
+        #expect(s.allowsGeneratorAsync(h, now: 1.0, maxActionAge: 0.5))
+        h.append([0.3, 0.1, 0.05, 0, 0, 0, 1], origin: .generator)
+        #expect(s.allowsGeneratorAsync(h, now: 1.09, maxActionAge: 0.5))
+        #expect(!s.allowsGeneratorAsync(h, now: 1.11, maxActionAge: 0.5))  // the VLA frame is 0.51 s old
+        h.append([0.3, 0.1, 0.25, 0, 0, 0, 1], origin: .vla, frameTimestamp: 1.0)
+        #expect(!s.allowsGeneratorAsync(h, now: 1.2, maxActionAge: 0.5))  // motion test: |z| / |x| = 0.83
+        #expect(!SPVLAScheduler(settings: SchedulerSettings()).allowsGeneratorAsync(h, now: 1.2, maxActionAge: 0.5))  // policy none
+        for _ in 0..<6 { h.append([0.3, 0.1, 0.05, 0, 0, 0, 1], origin: .generator) }  // the VLA action drops out
+        #expect(h.newestVLAFrameTimestamp == nil && !s.allowsGeneratorAsync(h, now: 1.2, maxActionAge: 0.5))
     }
 
     @Test func releasedGateNeedsAFullFreshPlanarBuffer() {

@@ -37,7 +37,7 @@ import Testing
         let sim = try BoardProfile.load("\(Self.repo)/boards/sim.yaml", environment: [:])
         #expect(sim.camera.source == .sim && sim.bridge.protocol == .sim && sim.simulation?.episodes == 3)
         let pi = try BoardProfile.load("\(Self.repo)/boards/raspberry-pi-5.yaml", environment: [:])
-        #expect(pi.cpu.threads == 4 && pi.cpu.features == ["neon", "dotprod"] && pi.robot.joints.count == 5)
+        #expect(pi.cpu.threads == 3 && pi.acceleration.scheduler.mode == .async && pi.cpu.features == ["neon", "dotprod"] && pi.robot.joints.count == 5)
     }
 
     @Test func validProfileValues() throws {

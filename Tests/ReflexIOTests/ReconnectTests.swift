@@ -46,7 +46,7 @@ import Testing
         let sync1: FeetechServoEmulator.Packet = .init(id: 0xFE, instruction: 0x83, params: [0x2A, 2, 1, 0x0A, 0x08])  // 2048 + 0.1 × 100
         #expect(box.servos!.packets.suffix(2) == [.init(id: 1, instruction: 0x03, params: [0x28, 1]), sync1])
         // The device vanishes; while it is gone the arm sags to 1500 (torque lost with the link).
-        box.servos!.stop()
+        box.servos!.unplug()
         box.servos = nil  // the last reference: the pty's master closes
         for _ in 0..<3 { try loop.tick() }
         #expect(loop.stats.linkDown >= 1 && actuator.disconnects == 1 && !actuator.isConnected)
@@ -76,7 +76,7 @@ import Testing
         let (loop, actuator, events) = try Self.rig(box, joint: "{ name: elbow, servo_id: 1, min: 1000, max: 3000, home: 2048, units_per_action: 100, max_step: 40 }",
                                                     action: [0, 0, 0, 0, 0, 0, 1])
         try loop.resynchronize()
-        box.servos!.stop()
+        box.servos!.unplug()
         box.servos = nil
         try loop.tick()  // link lost
         box.servos = try FeetechServoEmulator(positions: [1: 3500])  // someone pushed the elbow past its limit

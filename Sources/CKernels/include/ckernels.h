@@ -42,6 +42,11 @@ rk_isa rk_isa_best(void);
 int rk_num_threads(void);
 /// Overrides the thread count for subsequent calls (n >= 1). Not thread-safe with running kernels.
 void rk_set_num_threads(int n);
+
+/// Moves the calling thread to SCHED_OTHER and raises its nice value by `nice_increment` (Linux: both are
+/// per-thread). Threads it creates afterwards — the pool's workers, when its first parallel call comes
+/// from this thread — inherit both. Returns 0, or an errno value.
+int rk_lower_thread_priority(int nice_increment);
 /// Runs fn(ctx, task) for task in [0, ntasks) across the pool; returns when all are done.
 /// Calls from inside a task run serially on the calling thread.
 typedef void (*rk_task_fn)(void *ctx, int task);

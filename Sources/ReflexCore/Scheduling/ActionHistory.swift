@@ -17,6 +17,9 @@ public struct ActionHistory: Sendable {
     public private(set) var count = 0
     /// VLA-tagged entries held.
     public private(set) var vlaCount = 0
+    /// When the frame behind the newest VLA action held was captured (nil when none is held): the age of
+    /// the information a generated action extends.
+    public private(set) var newestVLAFrameTimestamp: Double?
 
     public init(capacity: Int) {
         precondition(capacity >= 1, "ActionHistory needs a capacity of at least 1")
@@ -29,8 +32,8 @@ public struct ActionHistory: Sendable {
     public var isEmpty: Bool { count == 0 }
 
     /// Appends an executed action (its first `width` components; missing ones are 0), dropping the oldest
-    /// when full. `origin` must be `.vla` or `.generator`.
-    public mutating func append(_ action: [Float], origin: ActionOrigin) {
+    /// when full. `origin` must be `.vla` or `.generator`; `frameTimestamp` is the VLA action's frame time.
+    public mutating func append(_ action: [Float], origin: ActionOrigin, frameTimestamp: Double = 0) {
         precondition(origin != .hold, "ActionHistory holds executed actions only")
         let slot: Int
         if count == capacity {
@@ -44,7 +47,12 @@ public struct ActionHistory: Sendable {
         let base = slot * Self.width
         for c in 0..<Self.width { storage[base + c] = c < action.count ? action[c] : 0 }
         tags[slot] = origin
-        if origin == .vla { vlaCount += 1 }
+        if origin == .vla {
+            vlaCount += 1
+            newestVLAFrameTimestamp = frameTimestamp
+        } else if vlaCount == 0 {
+            newestVLAFrameTimestamp = nil
+        }
     }
 
     /// Forgets everything (a hold, a clamp, a reconnect, an e-stop, a new episode).
@@ -52,6 +60,7 @@ public struct ActionHistory: Sendable {
         start = 0
         count = 0
         vlaCount = 0
+        newestVLAFrameTimestamp = nil
     }
 
     /// Component `component` of the `index`-th held action, oldest first.

@@ -29,6 +29,20 @@ public struct SPVLAScheduler: Sendable {
         return true
     }
 
+    /// The `async` gate. On a board whose VLA takes several control periods, the released freshness rule (4
+    /// of the last 6 actions from the VLA) can never hold, and holds between VLA results clear the history, so
+    /// the gate asks instead: the policy is `spvla`; the history holds a VLA action whose frame is at most
+    /// `maxActionAge` seconds old at `now` (a generated action extends that information and is never applied
+    /// past the age a VLA result itself may have); each of the newest `stepSkip` actions held passes the motion
+    /// test. With one action held the generator repeats it; from two on it fits the line.
+    public func allowsGeneratorAsync(_ history: ActionHistory, now: Double, maxActionAge: Double) -> Bool {
+        guard settings.policy == .spvla, let vlaTime = history.newestVLAFrameTimestamp, now - vlaTime <= maxActionAge else { return false }
+        for i in (history.count - min(settings.stepSkip, history.count))..<history.count {
+            if !passesMotionTest(x: history.value(i, 0), y: history.value(i, 1), z: history.value(i, 2)) { return false }
+        }
+        return true
+    }
+
     /// The motion test for one action's translation.
     public func passesMotionTest(x: Float, y: Float, z: Float) -> Bool {
         switch settings.motionTest {
@@ -44,11 +58,12 @@ public struct SPVLAScheduler: Sendable {
     }
 
     /// Writes the generator's next action (normalized units, `ActionHistory.width` components) into `out`
-    /// and returns true, or returns false (leaving `out` unspecified) when the history has fewer than two
-    /// actions or the prediction is rejected by the magnitude guard.
+    /// and returns true, or returns false (leaving `out` unspecified) when the history is empty or the
+    /// prediction is rejected by the magnitude guard. With one action the fit is flat and the change clamp
+    /// is zero: the generator repeats it.
     public static func extrapolate(_ history: ActionHistory, into out: inout [Float]) -> Bool {
         let n = history.count
-        guard n >= 2, out.count >= ActionHistory.width else { return false }
+        guard n >= 1, out.count >= ActionHistory.width else { return false }
         // XᵀX + λI for X = [t, 1], t = 0…n−1, in closed form; its inverse by the 2×2 rule.
         let nd = Double(n)
         let st = nd * (nd - 1) / 2, stt = (nd - 1) * nd * (2 * nd - 1) / 6
