@@ -144,6 +144,13 @@ for env, needle in [({"REFLEX_THREADS": "0"}, "REFLEX_THREADS=0"), ({"REFLEX_THR
     expect(["check", "--board", "boards/sim.yaml", "--offline"], 2, needle, f"{list(env.items())[0][0]}={list(env.values())[0]}", env=env)
 expect(["eval", "--min-success", "nan"], 2, "--min-success", "eval --min-success nan")
 expect(["eval", "--min-success", "1.5"], 2, "--min-success", "eval --min-success 1.5")
+# The scheduler's flags are range-checked like the profile's keys.
+expect(["eval", "--scheduler", "spvla", "--tau", "1.5"], 2, "--tau: 1.5 must be a share in 0…1", "eval --tau 1.5")
+expect(["eval", "--buffer", "1"], 2, "--buffer: 1 must be 2…64", "eval --buffer 1")
+expect(["eval", "--v-min", "0.3", "--v-max", "0.2"], 2, "--v-min: 0.3 is above v_max", "eval --v-min above --v-max")
+expect(["eval", "--vla-latency-ms", "400"], 2, "needs --mode async", "eval --vla-latency-ms in sync mode")
+expect(["eval", "--mode", "async", "--vla-latency-ms", "soon"], 2, "--vla-latency-ms", "eval --vla-latency-ms soon")
+expect(["eval", "--mode", "async", "--max-action-age-ms", "50"], 2, "at least one control period", "eval --max-action-age-ms below a period")
 expect(["capture", "--width", "0"], 2, "--width", "capture --width 0")
 expect(["capture", "--fps", "0"], 2, "--fps", "capture --fps 0")
 

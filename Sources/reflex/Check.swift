@@ -89,12 +89,17 @@ struct Check: ParsableCommand {
                     add("model", "ok", String(format: "%@: %@, %@, ~%.0f MB resident of %d MB%@; one prediction on a synthetic frame in %.0f ms", modelPath,
                                               loader.config.textConfig.modelType, loader.precision.rawValue, mb, profile.board.memoryMB,
                                               stats == nil ? ", no norm_stats" : "", step.timings.total))
-                    // The one prediction is a first latency figure: say what it means for the scheduler's settings.
-                    let sched = profile.acceleration.scheduler, ms = step.timings.total
+                    // The prediction is a first latency figure: say what it means for the scheduler's settings (a
+                    // second, warm prediction when the first, cold one is over a limit).
+                    let sched = profile.acceleration.scheduler
+                    var ms = step.timings.total
+                    if ms > min(profile.control.frameBudgetMs, sched.maxActionAgeMs) {
+                        ms = try policy.act(try BenchModel.syntheticFrame(), instruction: profile.model.instruction ?? "pick up the block").timings.total
+                    }
                     if sched.mode == .sync && ms > profile.control.frameBudgetMs {
-                        add("scheduler", "warning", String(format: "sync mode: this prediction took %.0f ms, over control.frame_budget_ms %.0f: every VLA tick would hold (use acceleration.scheduler.mode: async)", ms, profile.control.frameBudgetMs))
+                        add("latency", "warning", String(format: "sync mode: a warm prediction took %.0f ms, over control.frame_budget_ms %.0f: every VLA tick would hold (use acceleration.scheduler.mode: async)", ms, profile.control.frameBudgetMs))
                     } else if sched.mode == .async && ms > sched.maxActionAgeMs {
-                        add("scheduler", "warning", String(format: "async mode: this prediction took %.0f ms, over max_action_age_ms %.0f: no VLA result would ever be applied", ms, sched.maxActionAgeMs))
+                        add("latency", "warning", String(format: "async mode: a warm prediction took %.0f ms, over max_action_age_ms %.0f: no VLA result would ever be applied", ms, sched.maxActionAgeMs))
                     }
                 }
             } catch let e as PolicyError {
