@@ -19,13 +19,14 @@ public final class AsyncActionSource: ActionSource {
     public private(set) var staleResults = 0
     /// Inferences launched.
     public private(set) var launches = 0
-    private var generated = [Float](repeating: 0, count: ActionHistory.width)
+    private let generator: GeneratorStep
 
     public init(executor: VLAExecutor, scheduler: SPVLAScheduler, statistics: ActionStatistics?, maxActionAgeMs: Double) {
         self.executor = executor
         self.scheduler = scheduler
         self.statistics = statistics
         maxActionAge = maxActionAgeMs / 1000
+        generator = GeneratorStep(statistics: statistics)
     }
 
     public func nextAction(_ context: TickContext, history: ActionHistory, into slot: inout ActionSlot) throws -> ActionOrigin {
@@ -43,14 +44,9 @@ public final class AsyncActionSource: ActionSource {
             slot.computeSeconds = out.seconds
             return .vla
         }
-        if scheduler.allowsGeneratorAsync(history, now: context.now, maxActionAge: maxActionAge) {
-            let t0 = monotonicSeconds()
-            if SPVLAScheduler.extrapolate(history, into: &generated) {
-                SyncActionSource.write(generated, statistics: statistics, into: &slot)
-                slot.frameTimestamp = history.newestVLAFrameTimestamp ?? context.frame.timestamp
-                slot.computeSeconds = monotonicSeconds() - t0
-                return .generator
-            }
+        if scheduler.allowsGeneratorAsync(history, now: context.now, maxActionAge: maxActionAge),
+           generator.fill(&slot, from: history, fallbackFrameTime: context.frame.timestamp) {
+            return .generator
         }
         return .hold
     }

@@ -93,18 +93,17 @@ struct Eval: ParsableCommand {
         }
         let overall = Double(results.map(\.successes).reduce(0, +)) / Double(results.count * episodes)
         let config = EvalConfig(model: model, precision: policy.precision.rawValue, prune: "none", mode: mode.rawValue,
-                                scheduler: schedulerOptions.scheduler.rawValue, rateHz: mode == .async ? rate : nil,
+                                scheduler: schedulerOptions.scheduler.rawValue, rateHz: Nullable(mode == .async ? rate : nil),
                                 vlaLatencyMs: latencyMs.map { .number($0) } ?? .text("measured"),
-                                maxActionAgeMs: mode == .async ? maxAge : nil, schedulerSettings: SchedulerSettingsJSON(schedulerOptions.settings))
+                                maxActionAgeMs: Nullable(mode == .async ? maxAge : nil), schedulerSettings: SchedulerSettingsJSON(schedulerOptions.settings))
         if json {
-            try printJSON(EvalOutput(tasks: results, overallSuccessRate: overall, model: model, precision: policy.precision.rawValue,
+            try printJSON(EvalOutput(tasks: results.map { Merged($0, $0.figures) }, overallSuccessRate: overall, model: model, precision: policy.precision.rawValue,
                                      firstSeed: seed, seconds: monotonicSeconds() - t0, config: config))
         } else {
             print("task         episodes  success  95% CI           mean steps  VLA share  actions/s  policy ms p50/p95/p99")
             for r in results {
-                let share = Double(r.origins["vla"]!) / Double(max(1, r.origins["vla"]! + r.origins["generator"]!))
                 print(r.task.padding(toLength: 12, withPad: " ", startingAt: 0) + String(format: " %8d  %6.1f%%  [%5.1f%%, %5.1f%%]  %10.1f  %8.1f%%  %9.1f  %.1f / %.1f / %.1f", r.episodes,
-                             100 * r.successRate, 100 * r.ci95[0], 100 * r.ci95[1], r.meanSteps, 100 * share, r.effectiveActionsPerS,
+                             100 * r.successRate, 100 * r.ci95[0], 100 * r.ci95[1], r.meanSteps, 100 * r.figures.vlaShare, r.figures.effectiveActionsPerS,
                              r.latencyMs.p50, r.latencyMs.p95, r.latencyMs.p99))
             }
             print(String(format: "overall success %.1f%% (%@, %@, scheduler %@)", 100 * overall, model, policy.precision.rawValue, schedulerOptions.scheduler.rawValue))
@@ -152,11 +151,9 @@ struct Eval: ParsableCommand {
             let compute = mode == .sync ? (vlaMs.reduce(0, +) + generatorMs.reduce(0, +)) / 1000 : simulatedSeconds
             return TaskResult(task: task, episodes: episodes, successes: successes, successRate: Double(successes) / Double(episodes),
                               ci95: [ci.lower, ci.upper], meanSteps: Double(steps) / Double(episodes), latencyMs: Latency(vlaMs),
-                              origins: ["vla": vla, "generator": generator, "hold": holds], vlaCalls: launches, staleResults: staleResults,
-                              meanActionAgeMs: actionAgeMs.isEmpty ? 0 : actionAgeMs.reduce(0, +) / Double(actionAgeMs.count),
-                              switches: switches, effectiveActionsPerS: compute > 0 ? Double(vla + generator) / compute : 0,
-                              latencyMsByOrigin: ["vla": Latency(vlaMs), "generator": Latency(generatorMs)],
-                              episodeSuccess: episodeSuccess)
+                              vlaCalls: launches, staleResults: staleResults, episodeSuccess: episodeSuccess,
+                              figures: OriginFigures(vla: vla, generator: generator, holds: holds, switches: switches, vlaMs: vlaMs,
+                                                     generatorMs: generatorMs, actionAgeMs: actionAgeMs, seconds: compute))
         }
     }
 
@@ -169,21 +166,17 @@ struct Eval: ParsableCommand {
         var meanSteps: Double
         /// VLA inference per call (kept under its old name: the policy's latency).
         var latencyMs: Latency
-        var origins: [String: Int]
         var vlaCalls: Int
         /// async: VLA results dropped because their frame was older than the action-age limit.
         var staleResults: Int
-        var meanActionAgeMs: Double
-        var switches: Int
-        var effectiveActionsPerS: Double
-        var latencyMsByOrigin: [String: Latency]
         /// Per episode, in seed order: what a paired comparison of two configurations needs.
         var episodeSuccess: [Bool]
+        /// Encoded beside the keys above (`EvalOutput` merges them).
+        var figures: OriginFigures
         enum CodingKeys: String, CodingKey {
-            case task, episodes, successes, ci95, origins, switches
+            case task, episodes, successes, ci95
             case successRate = "success_rate", meanSteps = "mean_steps", latencyMs = "latency_ms", vlaCalls = "vla_calls", staleResults = "stale_results"
-            case meanActionAgeMs = "mean_action_age_ms", effectiveActionsPerS = "effective_actions_per_s"
-            case latencyMsByOrigin = "latency_ms_by_origin", episodeSuccess = "episode_success"
+            case episodeSuccess = "episode_success"
         }
     }
 
@@ -194,9 +187,10 @@ struct Eval: ParsableCommand {
         var prune: String
         var mode: String
         var scheduler: String
-        var rateHz: Double?
+        /// null in sync mode (ticks run back to back), like `max_action_age_ms`.
+        var rateHz: Nullable<Double>
         var vlaLatencyMs: NumberOrText
-        var maxActionAgeMs: Double?
+        var maxActionAgeMs: Nullable<Double>
         var schedulerSettings: SchedulerSettingsJSON
         enum CodingKeys: String, CodingKey {
             case model, precision, prune, mode, scheduler
@@ -229,7 +223,7 @@ struct Eval: ParsableCommand {
     }
 
     struct EvalOutput: Encodable {
-        var tasks: [TaskResult]
+        var tasks: [Merged<TaskResult, OriginFigures>]
         var overallSuccessRate: Double
         var model: String
         var precision: String

@@ -46,9 +46,10 @@ extension Run {
         let st = loop.stats
         log.info("stopped after \(st.ticks) ticks: \(st.sent) sent (\(st.vlaActions) VLA, \(st.generatorActions) generated), \(st.holds) holds (\(st.overruns) overruns, \(st.staleFrames) stale frames, \(st.badFrames) bad frames, \(st.noAction) without an action); tick p50/p99 \(String(format: "%.1f/%.1f", percentile(st.tickMs.values, 50), percentile(st.tickMs.values, 99))) ms, loop overhead p99 \(String(format: "%.2f", percentile(st.overheadMs.values, 99))) ms")
         if json {
-            try printJSON(Summary(board: profile.board.name, episodes: [], stats: st, tickMs: st.tickMs.values, overheadMs: st.overheadMs.values,
+            let summary = Summary(board: profile.board.name, episodes: [], stats: st, tickMs: st.tickMs.values, overheadMs: st.overheadMs.values,
                                   vlaMs: st.vlaMs.values, generatorMs: st.generatorMs.values, actionAgeMs: st.actionAgeMs.values,
-                                  seconds: monotonicSeconds() - started, recording: nil, mode: scheduler.mode.rawValue))
+                                  seconds: monotonicSeconds() - started, recording: nil, mode: scheduler.mode.rawValue)
+            try printJSON(Merged(summary, summary.figures))
         }
     }
 

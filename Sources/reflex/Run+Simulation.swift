@@ -81,7 +81,7 @@ extension Run {
                               mode: profile.acceleration.scheduler.mode.rawValue)
         log.info("\(summary.successes)/\(summaries.count) episodes succeeded; \(totals.ticks) ticks, \(totals.holds) holds, \(totals.overruns) overruns; tick p50/p99 \(String(format: "%.1f/%.1f", percentile(tickMs, 50), percentile(tickMs, 99))) ms, loop overhead p99 \(String(format: "%.2f", percentile(overheadMs, 99))) ms")
         if let r = recorder { log.info("recording: \(r.path) (\(r.frames) frames)") }
-        if json { try printJSON(summary) } else if let r = recorder { print("recording: \(r.path)") }
+        if json { try printJSON(Merged(summary, summary.figures)) } else if let r = recorder { print("recording: \(r.path)") }
     }
 
     struct StopRequested: Error {}

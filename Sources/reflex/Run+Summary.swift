@@ -26,17 +26,12 @@ extension Run {
         var policyMs: [String: Double]
         var recording: String?
         var mode: String
-        var origins: [String: Int]
-        var switches: Int
-        var meanActionAgeMs: Double
-        /// Acting ticks per second of wall time the loop ran (a real-time run), or per second of VLA + generator
-        /// compute (`--fast` on the sim board, as `eval` in sync mode).
-        var effectiveActionsPerS: Double
-        var latencyMsByOrigin: [String: [String: Double]]
+        /// The origin mix; its effective rate is per second of wall time the loop ran (a real-time run), or of
+        /// VLA + generator compute (`--fast` on the sim board, as `eval` in sync mode). Encoded beside the rest.
+        var figures: OriginFigures
         enum CodingKeys: String, CodingKey {
-            case board, episodes, successes, ticks, sent, holds, overruns, recording, mode, origins, switches
+            case board, episodes, successes, ticks, sent, holds, overruns, recording, mode
             case staleFrames = "stale_frames", badFrames = "bad_frames", tickMs = "tick_ms", overheadMs = "overhead_ms", policyMs = "policy_ms"
-            case meanActionAgeMs = "mean_action_age_ms", effectiveActionsPerS = "effective_actions_per_s", latencyMsByOrigin = "latency_ms_by_origin"
         }
 
         /// From the loop's counters and samples (summed over episodes by the caller); `seconds` is what the
@@ -57,11 +52,8 @@ extension Run {
             policyMs = latencyPercentiles(vlaMs)
             self.recording = recording
             self.mode = mode
-            origins = ["vla": st.vlaActions, "generator": st.generatorActions, "hold": st.holds]
-            switches = st.switches
-            meanActionAgeMs = actionAgeMs.isEmpty ? 0 : actionAgeMs.reduce(0, +) / Double(actionAgeMs.count)
-            effectiveActionsPerS = seconds > 0 ? Double(st.vlaActions + st.generatorActions) / seconds : 0
-            latencyMsByOrigin = ["vla": latencyPercentiles(vlaMs), "generator": latencyPercentiles(generatorMs)]
+            figures = OriginFigures(vla: st.vlaActions, generator: st.generatorActions, holds: st.holds, switches: st.switches,
+                                    vlaMs: vlaMs, generatorMs: generatorMs, actionAgeMs: actionAgeMs, seconds: seconds)
         }
     }
 }

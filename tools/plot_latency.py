@@ -1,0 +1,79 @@
+#!/usr/bin/env python3
+"""Success versus VLA latency, hold-only against the scheduler: an SVG from `reflex eval --mode async --json`
+files (one per latency and scheduler), for BENCHMARKS.md. Plain SVG, no plotting library needed.
+
+Usage: tools/plot_latency.py --out docs/latency.svg out/async/*.json
+Each file's config gives the latency and the scheduler; each task family gets one panel, the 95% Wilson
+interval as a band around each curve.
+"""
+import argparse
+import json
+import sys
+
+COLORS = {"none": "#c0392b", "spvla": "#1f6fb2"}
+LABELS = {"none": "hold-only (no scheduler)", "spvla": "SP-VLA scheduler (async gate)"}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("files", nargs="+")
+    args = ap.parse_args()
+    runs = {}  # (scheduler, task) -> [(latency, rate, lo, hi)]
+    tasks, episodes, rate_hz = [], set(), set()
+    for f in args.files:
+        d = json.load(open(f))
+        c = d["config"]
+        if c["mode"] != "async" or not isinstance(c["vla_latency_ms"], (int, float)):
+            sys.exit(f"error: {f}: not an async eval with a fixed --vla-latency-ms")
+        rate_hz.add(c["rate_hz"])
+        for t in d["tasks"]:
+            if t["task"] not in tasks:
+                tasks.append(t["task"])
+            episodes.add(t["episodes"])
+            runs.setdefault((c["scheduler"], t["task"]), []).append((c["vla_latency_ms"], t["success_rate"], *t["ci95"]))
+    lat_max = max(p[0] for v in runs.values() for p in v) or 1
+    W, H, pad, gap = 300, 220, 46, 24
+    width = pad + len(tasks) * (W + gap)
+    height = H + 2 * pad + 40
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="12">',
+           f'<rect width="{width}" height="{height}" fill="white"/>',
+           f'<text x="{pad}" y="18" font-size="14">Success versus VLA latency at {"/".join(f"{r:g}" for r in sorted(rate_hz))} Hz '
+           f'(simulated time, {"/".join(str(e) for e in sorted(episodes))} held-out episodes per point, 95% Wilson bands)</text>']
+    for i, task in enumerate(tasks):
+        x0, y0 = pad + i * (W + gap), pad
+        X = lambda ms: x0 + W * ms / lat_max
+        Y = lambda r: y0 + H * (1 - r)
+        out.append(f'<rect x="{x0}" y="{y0}" width="{W}" height="{H}" fill="none" stroke="#999"/>')
+        out.append(f'<text x="{x0 + W / 2}" y="{y0 - 6}" text-anchor="middle" font-weight="bold">{task}</text>')
+        for r in (0, 0.25, 0.5, 0.75, 1):
+            out.append(f'<line x1="{x0}" x2="{x0 + W}" y1="{Y(r)}" y2="{Y(r)}" stroke="#eee"/>')
+            if i == 0:
+                out.append(f'<text x="{x0 - 6}" y="{Y(r) + 4}" text-anchor="end">{int(r * 100)}%</text>')
+        lats = sorted({p[0] for v in runs.values() for p in v})
+        for ms in lats:
+            out.append(f'<text x="{X(ms)}" y="{y0 + H + 16}" text-anchor="middle">{ms:g}</text>')
+        out.append(f'<text x="{x0 + W / 2}" y="{y0 + H + 32}" text-anchor="middle">VLA latency, ms</text>')
+        for sched in ("none", "spvla"):
+            pts = sorted(runs.get((sched, task), []))
+            if not pts:
+                continue
+            band = [(X(p[0]), Y(p[3])) for p in pts] + [(X(p[0]), Y(p[2])) for p in reversed(pts)]
+            out.append('<polygon points="' + " ".join(f"{x:.1f},{y:.1f}" for x, y in band) + f'" fill="{COLORS[sched]}" opacity="0.15"/>')
+            out.append('<polyline points="' + " ".join(f"{X(p[0]):.1f},{Y(p[1]):.1f}" for p in pts)
+                       + f'" fill="none" stroke="{COLORS[sched]}" stroke-width="2"' + (' stroke-dasharray="5,4"' if sched == "none" else "") + "/>")
+            for p in pts:
+                out.append(f'<circle cx="{X(p[0]):.1f}" cy="{Y(p[1]):.1f}" r="3" fill="{COLORS[sched]}"/>')
+    ly = height - 14
+    for j, sched in enumerate(("none", "spvla")):
+        lx = pad + j * 260
+        out.append(f'<line x1="{lx}" x2="{lx + 30}" y1="{ly - 4}" y2="{ly - 4}" stroke="{COLORS[sched]}" stroke-width="2"'
+                   + (' stroke-dasharray="5,4"' if sched == "none" else "") + "/>")
+        out.append(f'<text x="{lx + 36}" y="{ly}">{LABELS[sched]}</text>')
+    out.append("</svg>")
+    open(args.out, "w").write("\n".join(out) + "\n")
+    print(f"wrote {args.out}: {len(tasks)} families, {len(args.files)} runs")
+
+
+if __name__ == "__main__":
+    main()
