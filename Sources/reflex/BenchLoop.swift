@@ -14,8 +14,9 @@ struct BenchLoop: ParsableCommand {
             Runs ControlLoop.tick() through the runtime's sync action source with an instant VLA (a planar action \
             whose direction turns every 40 calls) and SP-VLA's scheduler on, so that the tick time is the loop's \
             overhead with both paths exercised — VLA ticks and generator ticks (the gate, the ridge fit, \
-            un-normalization); first with an in-memory actuator, then with a Feetech bus on a pseudo-terminal \
-            (real termios writes of one SYNC_WRITE per tick). Heap allocations are counted by the malloc \
+            un-normalization); first with an in-memory actuator, then the same in async mode (a 1 ms VLA on its own \
+            thread, results picked up by later ticks, the generator serving the ticks between), then with a \
+            Feetech bus on a pseudo-terminal (real termios writes of one SYNC_WRITE per tick). Heap allocations are counted by the malloc \
             interposer linked into reflex; the target is none per tick after warm-up.
             """
     )
@@ -43,8 +44,12 @@ struct BenchLoop: ParsableCommand {
     /// so the arm stays inside its limits however long the bench runs. Returns preallocated arrays.
     final class BackAndForthVLA: VLA {
         let forward: VLAOutput, backward: VLAOutput
+        /// Seconds each call takes (async: slower than the back-to-back ticks, so they are served by the
+        /// generator between results).
+        let delay: Double
         var calls = 0
-        init() {
+        init(delay: Double = 0) {
+            self.delay = delay
             // Normalized as the statistics below map them: ±0.1 → ±1 for motion, gripper 0…1 → −1…1.
             let a: [Float] = [0.02, -0.01, 0.005, 0, 0.01, 0, 1]
             forward = VLAOutput(action: a, normalized: [0.2, -0.1, 0.05, 0, 0.1, 0, 1], seconds: 0)
@@ -53,6 +58,7 @@ struct BenchLoop: ParsableCommand {
         }
         func infer(_ image: RGBImage) throws -> VLAOutput {
             calls += 1
+            if delay > 0 { usleep(UInt32(delay * 1e6)) }
             return (calls / 40) % 2 == 0 ? forward : backward
         }
     }
@@ -102,19 +108,23 @@ struct BenchLoop: ParsableCommand {
         let statistics = ActionStatistics(q01: [-0.1, -0.1, -0.1, -0.1, -0.1, -0.1, 0], q99: [0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 1], mask: nil)
         func measure(_ name: String, _ actuator: Actuator, mode: ExecutionMode = .sync) throws {
             let scheduler = BoardProfile.Scheduler(mode: mode, settings: SchedulerSettings(policy: .spvla), maxActionAgeMs: 1000)
-            let actions = ActionSourceFactory.make(scheduler, vla: BackAndForthVLA(), statistics: statistics)
+            let actions = ActionSourceFactory.make(scheduler, vla: BackAndForthVLA(delay: mode == .async ? 0.001 : 0), statistics: statistics)
             defer { (actions as? AsyncActionSource).flatMap { $0.executor as? ThreadedVLAExecutor }?.shutdown() }
             let loop = ControlLoop(source: try MemorySource(), actuator: actuator, mapping: ActionMapping(robot: robot), limits: limits,
                                    frameBudgetMs: 100, maxFrameAgeMs: 100, maxActionAgeMs: 1000, actions: actions)
             try loop.resynchronize()
-            for _ in 0..<100 { try loop.tick() }
+            // async: ticks 0.5 ms apart (so the VLA worker, below the tick thread's priority, gets to run on a
+            // busy machine) and at most 4000 of them; sync: back to back.
+            let count = mode == .async ? min(ticks, 4000) : ticks
+            let pause: UInt32 = mode == .async ? 500 : 0
+            for _ in 0..<100 { try loop.tick(); if pause > 0 { usleep(pause) } }
             loop.resetStats()
             let before = rk_malloc_count()
-            for _ in 0..<ticks { try loop.tick() }
-            let allocs = Double(rk_malloc_count() - before) / Double(ticks)
+            for _ in 0..<count { try loop.tick(); if pause > 0 { usleep(pause) } }
+            let allocs = Double(rk_malloc_count() - before) / Double(count)
             let samples = loop.stats.overheadMs.values
             let share = Double(loop.stats.generatorActions) / Double(max(1, loop.stats.ticks))
-            results.append(Result(actuator: name, ticks: ticks, overheadMs: ["p50": percentile(samples, 50), "p99": percentile(samples, 99), "max": samples.max() ?? 0],
+            results.append(Result(actuator: name, ticks: count, overheadMs: ["p50": percentile(samples, 50), "p99": percentile(samples, 99), "max": samples.max() ?? 0],
                                   allocationsPerTick: allocs, generatorShare: share))
             log.info("\(name): overhead p50 \(String(format: "%.4f", percentile(samples, 50))) ms, p99 \(String(format: "%.4f", percentile(samples, 99))) ms; \(String(format: "%.1f", allocs)) heap allocations per tick; \(String(format: "%.0f", 100 * share))% generator ticks")
         }
