@@ -55,6 +55,17 @@ public final class RobotRig {
     /// Takes the actuator's measured pose as the safety reference (before the first tick).
     public func start() throws { try loop.resynchronize() }
 
+    /// Ticks at the profile's rate until `shouldStop()` or `maxTicks`. `afterTick` runs on the tick thread after
+    /// every tick (watchdog pings, status lines): keep it short.
+    public func run(maxTicks: Int?, shouldStop: () -> Bool, afterTick: (ControlLoop) -> Void) throws {
+        var pacer = Pacer(rateHz: profile.control.rateHz)
+        while !shouldStop() && (maxTicks.map { loop.stats.ticks < $0 } ?? true) {
+            try loop.tick()
+            afterTick(loop)
+            pacer.wait()
+        }
+    }
+
     /// The stop sequence: the VLA worker stops, then hold, torque off when the profile says so, close the
     /// port. Without a link the controller's watchdog stops the motion; that is reported, not retried.
     public func stop(warning: (String) -> Void) {

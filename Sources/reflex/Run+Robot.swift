@@ -36,7 +36,8 @@ extension Run {
             notifier.notify("READY=1\nSTATUS=running \(profile.board.name)")
             log.info("running \(profile.board.name) at \(profile.control.rateHz) Hz, \(scheduler.mode.rawValue) mode, scheduler \(scheduler.settings.policy.rawValue): \"\(instruction)\"")
             started = monotonicSeconds()
-            try pace(loop, profile: profile, notifier: notifier)
+            defer { if isatty(2) != 0 { FileHandle.standardError.write(Data("\n".utf8)) } }
+            try rig.run(maxTicks: ticks, shouldStop: { StopSignal.requested }, afterTick: statusAndWatchdog(notifier))
         } catch {
             log.error("stopping the robot: \(error)")
             stop()
@@ -53,26 +54,21 @@ extension Run {
         }
     }
 
-    /// Ticks at the profile's rate until SIGTERM/SIGINT or `--ticks`, with watchdog pings and a status line.
-    func pace(_ loop: ControlLoop, profile: BoardProfile, notifier: SystemdNotifier) throws {
+    /// The status line and the watchdog pings, after every tick (the loop itself runs in `RobotRig.run`).
+    func statusAndWatchdog(_ notifier: SystemdNotifier) -> (ControlLoop) -> Void {
         let tty = isatty(2) != 0
-        var pacer = Pacer(rateHz: profile.control.rateHz)
         var lastPing = monotonicSeconds(), lastLine = 0.0
-        defer { if tty { FileHandle.standardError.write(Data("\n".utf8)) } }
-        while !StopSignal.requested && (ticks.map { loop.stats.ticks < $0 } ?? true) {
-            try loop.tick()
+        return { loop in
             let now = monotonicSeconds()
             if let w = notifier.watchdogInterval, now - lastPing > w { notifier.notify("WATCHDOG=1"); lastPing = now }
-            if tty && now - lastLine > 0.2 {
-                lastLine = now
-                let st = loop.stats
-                let v = st.tickMs.values
-                let line = String(format: "tick %d | vla %d gen %d hold %d (overruns %d bad frames %d link-down %d) | tick ms p50 %.1f p95 %.1f p99 %.1f%@", st.ticks,
-                                  st.vlaActions, st.generatorActions, st.holds, st.overruns, st.badFrames, st.linkDown, percentile(v, 50), percentile(v, 95), percentile(v, 99),
-                                  loop.lastHold.map { " HOLD (\($0))" } ?? "")
-                FileHandle.standardError.write(Data(("\r\u{1B}[2K" + line).utf8))
-            }
-            pacer.wait()
+            guard tty && now - lastLine > 0.2 else { return }
+            lastLine = now
+            let st = loop.stats
+            let v = st.tickMs.values
+            let line = String(format: "tick %d | vla %d gen %d hold %d (overruns %d bad frames %d link-down %d) | tick ms p50 %.1f p95 %.1f p99 %.1f%@", st.ticks,
+                              st.vlaActions, st.generatorActions, st.holds, st.overruns, st.badFrames, st.linkDown, percentile(v, 50), percentile(v, 95), percentile(v, 99),
+                              loop.lastHold.map { " HOLD (\($0))" } ?? "")
+            FileHandle.standardError.write(Data(("\r\u{1B}[2K" + line).utf8))
         }
     }
 }
