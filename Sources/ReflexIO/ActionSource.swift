@@ -69,6 +69,13 @@ public protocol ActionSource: AnyObject {
     func nextAction(_ context: TickContext, history: ActionHistory, into slot: inout ActionSlot) throws -> ActionOrigin
     /// The loop starts over (an episode start, a resynchronization after a reconnect): drop pending work.
     func reset()
+    /// Stops any thread of the source's own, blocking until it has finished its current work (the stop
+    /// sequence; an episode's end). The source is not used afterwards.
+    func shutdown()
+}
+
+extension ActionSource {
+    public func shutdown() {}
 }
 
 /// A plain function of the frame as the action source: every acting tick is a VLA step with no

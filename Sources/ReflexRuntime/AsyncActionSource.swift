@@ -62,4 +62,6 @@ public final class AsyncActionSource: ActionSource {
     }
 
     public func reset() { executor.cancel() }
+
+    public func shutdown() { executor.shutdown() }
 }

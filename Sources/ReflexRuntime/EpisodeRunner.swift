@@ -90,25 +90,13 @@ public final class EpisodeRunner {
         if virtual { now = { clock.now } } else { now = monotonicSeconds }
         let rig = SimRig(family: family, seed: seed, clock: now)
         vla.instruction = rig.sim.task.instruction
-        let scheduler = SPVLAScheduler(settings: options.scheduler)
-        let actions: ActionSource
-        var async: AsyncActionSource?
-        var threaded: ThreadedVLAExecutor?
-        defer { threaded?.shutdown() }
-        if options.mode == .async {
-            let executor: VLAExecutor
-            if virtual {
-                executor = VirtualVLAExecutor(vla: vla, latency: options.vlaLatencyMs.map { $0 / 1000 })
-            } else {
-                threaded = ThreadedVLAExecutor(vla: vla)
-                executor = threaded!
-            }
-            let a = AsyncActionSource(executor: executor, scheduler: scheduler, statistics: statistics, maxActionAgeMs: options.maxActionAgeMs)
-            async = a
-            actions = a
-        } else {
-            actions = SyncActionSource(vla: vla, scheduler: scheduler, statistics: statistics)
-        }
+        let latency = options.vlaLatencyMs.map { $0 / 1000 }
+        let actions = ActionSourceFactory.make(
+            BoardProfile.Scheduler(mode: options.mode, settings: options.scheduler, maxActionAgeMs: options.maxActionAgeMs),
+            vla: vla, statistics: statistics,
+            executor: { virtual ? VirtualVLAExecutor(vla: $0, latency: latency) as VLAExecutor : ThreadedVLAExecutor(vla: $0) })
+        defer { actions.shutdown() }
+        let async = actions as? AsyncActionSource
         let loop = ControlLoop(source: rig, actuator: rig, mapping: ActionMapping(robot: BoardProfile.Robot(kind: .cartesian)), limits: limits,
                                frameBudgetMs: options.realTime ? options.frameBudgetMs : .infinity,
                                maxFrameAgeMs: options.realTime ? 1000 / options.rateHz : .infinity,

@@ -69,7 +69,7 @@ public final class RobotRig {
     /// The stop sequence: the VLA worker stops, then hold, torque off when the profile says so, close the
     /// port. Without a link the controller's watchdog stops the motion; that is reported, not retried.
     public func stop(warning: (String) -> Void) {
-        (actions as? AsyncActionSource).flatMap { $0.executor as? ThreadedVLAExecutor }?.shutdown()
+        actions.shutdown()
         guard actuator.isConnected else { return warning("stop: the link is down; the controller's watchdog stops the motion") }
         do { try stopInner() } catch { warning("stop sequence failed: \(error)") }
     }

@@ -23,6 +23,8 @@ public protocol VLAExecutor: AnyObject {
     func poll(now: Double) -> VLAResult?
     /// Drops any inference in flight (its result is never returned) and any waiting result.
     func cancel()
+    /// Stops the executor's own thread, if it has one (blocking until its inference ends).
+    func shutdown()
 }
 
 /// The VLA in simulated time (`reflex eval --mode async`): the inference runs inline when launched, and its
@@ -55,4 +57,6 @@ public final class VirtualVLAExecutor: VLAExecutor {
     }
 
     public func cancel() { pending = nil }
+
+    public func shutdown() {}
 }

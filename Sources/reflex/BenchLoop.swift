@@ -109,7 +109,7 @@ struct BenchLoop: ParsableCommand {
         func measure(_ name: String, _ actuator: Actuator, mode: ExecutionMode = .sync) throws {
             let scheduler = BoardProfile.Scheduler(mode: mode, settings: SchedulerSettings(policy: .spvla), maxActionAgeMs: 1000)
             let actions = ActionSourceFactory.make(scheduler, vla: BackAndForthVLA(delay: mode == .async ? 0.001 : 0), statistics: statistics)
-            defer { (actions as? AsyncActionSource).flatMap { $0.executor as? ThreadedVLAExecutor }?.shutdown() }
+            defer { actions.shutdown() }
             let loop = ControlLoop(source: try MemorySource(), actuator: actuator, mapping: ActionMapping(robot: robot), limits: limits,
                                    frameBudgetMs: 100, maxFrameAgeMs: 100, maxActionAgeMs: 1000, actions: actions)
             try loop.resynchronize()

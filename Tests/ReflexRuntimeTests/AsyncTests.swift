@@ -105,7 +105,7 @@ final class FrameHashVLA: InstructableVLA {
         #expect(st.overruns == 0 && st.ticks > 60)
         #expect(st.vlaActions >= 4 && st.vlaActions <= 14 && st.holds == st.ticks - st.vlaActions && source.launches >= st.vlaActions)
         #expect(st.actionAgeMs.values.allSatisfy { $0 >= 30 })
-        (source.executor as! ThreadedVLAExecutor).shutdown()
+        source.shutdown()
     }
 
     @Test func resultsOlderThanTheLimitAreDropped() throws {
@@ -117,6 +117,6 @@ final class FrameHashVLA: InstructableVLA {
             usleep(2000)
         }
         #expect(loop.stats.sent == 0 && source.staleResults >= 3 && loop.stats.noAction == loop.stats.ticks)
-        (source.executor as! ThreadedVLAExecutor).shutdown()
+        source.shutdown()
     }
 }
