@@ -8,7 +8,7 @@ paired proportions (method 10, Newcombe 1998: Wilson intervals of each arm combi
 of the pairs), sound near 0% and 100% where the Wald interval is not. "Within M points" means the lower bound
 is above −M.
 
-Speed: "actions per VLA call" (acting ticks ÷ VLA calls, B over A) is the speed-up at equal cost per VLA call,
+Compute: "VLA calls per episode" is what completing the tasks cost in each arm. Speed: "actions per VLA call" (acting ticks ÷ VLA calls, B over A) is the speed-up at equal cost per VLA call,
 immune to the load a shared machine puts on two runs made at different times; "measured actions/s" divides
 the runs' own effective rates (sync: acting ticks ÷ VLA + generator compute time).
 
@@ -75,17 +75,22 @@ def main():
         def per_call(r):
             o = r["origins"]
             return (o["vla"] + o["generator"]) / max(1, r["vla_calls"])
+        # VLA calls per episode: the compute the tasks actually cost (a scheduler whose generated steps are less
+        # effective makes episodes longer, which the per-call ratio does not see).
+        calls = (t["vla_calls"] / t["episodes"], tb["vla_calls"] / tb["episodes"])
         rows.append((tb["task"], tb["episodes"], t["success_rate"], tb["success_rate"], d, lo, hi, only_a, only_b,
-                     eb / ea if ea else float("nan"), per_call(tb) / per_call(t)))
+                     eb / ea if ea else float("nan"), per_call(tb) / per_call(t), calls, (t["mean_steps"], tb["mean_steps"])))
     if args.markdown:
-        print("| family | episodes | A | B | B − A [95% CI] | only A / only B | actions per VLA call B ÷ A | measured actions/s B ÷ A |")
-        print("|---|---:|---:|---:|---|---:|---:|---:|")
+        print("| family | episodes | A | B | B − A [95% CI] | only A / only B | mean steps A → B | VLA calls per episode A → B | actions per VLA call B ÷ A | measured actions/s B ÷ A |")
+        print("|---|---:|---:|---:|---|---:|---:|---:|---:|---:|")
         for r in rows:
-            print(f"| {r[0]} | {r[1]} | {100*r[2]:.1f}% | {100*r[3]:.1f}% | {100*r[4]:+.1f} [{100*r[5]:+.1f}, {100*r[6]:+.1f}] | {r[7]} / {r[8]} | {r[10]:.2f}× | {r[9]:.2f}× |")
+            print(f"| {r[0]} | {r[1]} | {100*r[2]:.1f}% | {100*r[3]:.1f}% | {100*r[4]:+.1f} [{100*r[5]:+.1f}, {100*r[6]:+.1f}] | {r[7]} / {r[8]} "
+                  f"| {r[12][0]:.1f} → {r[12][1]:.1f} | {r[11][0]:.1f} → {r[11][1]:.1f} | {r[10]:.2f}× | {r[9]:.2f}× |")
     else:
         for r in rows:
             print(f"{r[0]:<11} n={r[1]:<4} A {100*r[2]:5.1f}%  B {100*r[3]:5.1f}%  B−A {100*r[4]:+5.1f} pts "
-                  f"[{100*r[5]:+5.1f}, {100*r[6]:+5.1f}]  discordant {r[7]}/{r[8]}  actions per VLA call ×{r[10]:.2f}  measured actions/s ×{r[9]:.2f}")
+                  f"[{100*r[5]:+5.1f}, {100*r[6]:+5.1f}]  discordant {r[7]}/{r[8]}  steps {r[12][0]:.1f}→{r[12][1]:.1f}  "
+                  f"VLA calls/episode {r[11][0]:.1f}→{r[11][1]:.1f}  actions per VLA call ×{r[10]:.2f}  measured actions/s ×{r[9]:.2f}")
 
 
 if __name__ == "__main__":
