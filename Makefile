@@ -8,7 +8,7 @@ RELEASE   := $(BUILD_DIR)/release/reflex
 RUN_PACKAGES  := libopenblas-dev libv4l-dev libpng-dev libjpeg-dev libgif-dev libavformat-dev libavcodec-dev libswscale-dev pkg-config
 TEST_PACKAGES := qemu-user-static gcc-aarch64-linux-gnu qemu-system-arm python3 qemu-system-x86 busybox-static kmod cpio xz-utils
 
-.PHONY: cross test-cross test-loop test-v4l2 test-cli test-deps all deps build release run test test-swift test-c test-arm bench clean help firmware hil install uninstall eval-sim
+.PHONY: stamp cross test-cross test-loop test-v4l2 test-cli test-deps all deps build release run test test-swift test-c test-arm bench clean help firmware hil install uninstall eval-sim
 
 all: release
 
@@ -38,10 +38,14 @@ deps:
 test-deps:
 	$(call install_missing,$(RUN_PACKAGES) $(TEST_PACKAGES))
 
-build: deps
+# The commit `reflex --version` prints (Sources/CBuildInfo/reflex_commit.h, untracked; rewritten only when it changes).
+stamp:
+	@bash scripts/stamp-commit.sh
+
+build: deps stamp
 	$(SWIFT) build
 
-release: deps
+release: deps stamp
 	$(SWIFT) build -c release --product reflex
 
 # The main job on the default simulated board: the committed trained policy performs tasks in the
@@ -89,24 +93,24 @@ test: test-deps test-swift test-c test-arm hil test-loop test-cli test-v4l2 eval
 # The V4L2 capture code against the kernel's vivid driver in a qemu VM (stock Debian kernel, downloaded
 # once into .build-v4l2): negotiation, mmap streaming, RGB24 from YUYV/UYVY/RGB565, newest-frame thread,
 # reconnect after the device vanishes. About 2 minutes under TCG.
-test-v4l2: test-deps
+test-v4l2: test-deps stamp
 	$(SWIFT) build --product reflex
 	python3 scripts/test-v4l2.py --reflex $(BUILD_DIR)/debug/reflex --work .build-v4l2
 
 # The robot loop end to end: replay camera → trained policy → safety → Feetech bus on a pty where emulated
 # servos answer (scripts/feetech_servo_emulator.py), every byte decoded independently (scripts/loop_e2e.py).
-test-loop: test-deps
+test-loop: test-deps stamp
 	$(SWIFT) build --product reflex
 	python3 scripts/loop_e2e.py --reflex $(BUILD_DIR)/debug/reflex
 
 # The command line's bad-input contract (scripts/cli_contract.py): corrupt and oversized images, a NaN model,
 # hostile config values, FIFOs, out-of-range flags and environment values — named errors and the README's
 # exit codes, never a crash or a hang.
-test-cli: test-deps
+test-cli: test-deps stamp
 	$(SWIFT) build --product reflex
 	python3 scripts/cli_contract.py --reflex $(BUILD_DIR)/debug/reflex
 
-test-swift: test-deps
+test-swift: test-deps stamp
 	$(SWIFT) test
 
 # Every x86 int8 path this CPU can run, in C, against the reference (built with gcc).
@@ -167,7 +171,7 @@ firmware:
 # Hardware in the loop: the firmware under qemu-system-arm, USART1 on a pty driven by `reflex bridge`,
 # USART2 (servo bus) on a pty where emulated servos answer its position reads; every servo-bus byte
 # decoded independently. About 6 s after the builds.
-hil: test-deps firmware
+hil: test-deps firmware stamp
 	$(SWIFT) build --scratch-path $(FW_SCRATCH) --product reflex
 	python3 scripts/hil.py --reflex $(FW_SCRATCH)/debug/reflex --elf $(FW_DIR)/reflex-fw.elf --out $(FW_DIR)/hil --json-out $(FW_DIR)/hil.json
 
