@@ -42,9 +42,9 @@ VERSION="$(dpkg-deb -f "$DEB" Version)"
 
 BINFMT=/proc/sys/fs/binfmt_misc; REGISTERED=0; EMU=chroot; MOUNTS=()
 cleanup() {
-    for m in "${MOUNTS[@]}"; do umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true; done; MOUNTS=()
+    for m in "${MOUNTS[@]}"; do mountpoint -q "$m" && { umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null; }; done; MOUNTS=()
     if [ "${REFLEX_DEB_KEEP:-0}" != 1 ]; then rm -rf "$W" "$W.apt.log"; fi
-    if [ $REGISTERED = 1 ]; then echo -1 > "$BINFMT/qemu-aarch64" || true; REGISTERED=0; fi
+    if [ $REGISTERED = 1 ] && [ -e "$BINFMT/qemu-aarch64" ]; then echo -1 > "$BINFMT/qemu-aarch64" || true; fi; REGISTERED=0
 }
 trap cleanup EXIT
 # How arm64 programs run in the root. chroot when the kernel runs aarch64 ELF files through qemu (binfmt_misc
@@ -77,7 +77,9 @@ mount_root() {   # /proc and /dev for a chroot (proot binds them itself)
     mount -t proc proc "$1/proc"; MOUNTS=("$1/proc" "${MOUNTS[@]}")
     mount --bind /dev "$1/dev"; MOUNTS=("$1/dev" "${MOUNTS[@]}")
 }
-umount_root() { for m in "${MOUNTS[@]}"; do umount "$m" 2>/dev/null || umount -l "$m"; done; MOUNTS=(); }
+umount_root() {   # (debootstrap's second stage unmounts the root's /proc and /dev itself)
+    for m in "${MOUNTS[@]}"; do if mountpoint -q "$m"; then umount "$m" || umount -l "$m"; fi; done; MOUNTS=()
+}
 
 # --- the clean base root (cached) ----------------------------------------------------------------------
 if [ -e "$BASE/.reflex-ready" ] && [ -n "$(find "$BASE/.reflex-ready" -mtime +6)" ]; then
