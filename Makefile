@@ -150,7 +150,7 @@ test-cross: test-deps cross
 	  --x86 $(BUILD_DIR)/debug/reflex --out $(CROSS_SCRATCH)/test-cross.json
 	bash Toolchains/aarch64-linux/runtime-root.sh $(CROSS_SUITE) $(CROSS_BIN) $(abspath $(CROSS_CACHE))/runtime-arm64-$(CROSS_SUITE)
 
-# Debian packages (packaging/deb/build-deb.sh, dpkg-deb): /usr/bin/reflex, /lib/systemd/system/reflex.service,
+# Debian packages (packaging/deb/build-deb.sh, dpkg-deb): /usr/bin/reflex, the unit in /usr/lib/systemd/system,
 # profiles and the simulator policy in /usr/share/reflex, conffiles /etc/reflex/{board.yaml,reflex.env}, a
 # postinst that creates the user 'reflex', Depends computed from the binary's NEEDED libraries.
 # ARCH=arm64: the `make cross` binary (CROSS_SUITE's libraries: trixie by default, for Debian 13 / Raspberry Pi OS).

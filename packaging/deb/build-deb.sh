@@ -9,7 +9,8 @@
 #            file index maps each NEEDED soname to the package that ships it (packaging/deb/depends.py).
 #            amd64: not used; the binary links the host's libraries and dpkg-shlibdeps maps them.
 #
-# Layout: /usr/bin/reflex (stripped), /lib/systemd/system/reflex.service (packaging/reflex.service),
+# Layout: /usr/bin/reflex (stripped), the unit reflex.service (packaging/reflex.service) in /usr/lib/systemd/system
+# (bookworm and older: /lib/systemd/system),
 # /usr/share/reflex/{boards,models/reflex-sim-tiny} (so boards/sim.yaml's ../models/... still resolves),
 # /etc/reflex/{board.yaml,reflex.env} (conffiles; board.yaml = the simulated board with the model's absolute
 # path), /usr/share/doc/reflex/. Maintainer scripts: packaging/deb/{postinst,prerm,postrm}.
@@ -35,6 +36,12 @@ if readelf -d "$BIN" | grep -q 'NEEDED.*libswift'; then
     die "$BIN needs Swift shared libraries ($(readelf -d "$BIN" | grep -o 'libswift[^]]*' | paste -sd' ')): build it with --static-swift-stdlib"
 fi
 
+# The unit's folder: where the target suite's systemd package keeps units, so dpkg sees the folder as shared
+# (trixie and later: /usr/lib/systemd/system; with /lib a link to usr/lib, a unit in /lib/systemd/system made dpkg
+# warn "directory '/lib/systemd/system' not empty so not removed" on remove). Either way the unit is reachable as
+# /lib/systemd/system/reflex.service on these merged-/usr systems.
+case "$SUITE" in bullseye|bookworm) UNITDIR=lib/systemd/system ;; *) UNITDIR=usr/lib/systemd/system ;; esac
+
 VERSION="$(sed -n 's/^ *static let number = "\(.*\)"$/\1/p' "$ROOT/Sources/reflex/Reflex.swift")"
 [ -n "$VERSION" ] || die "no 'static let number = \"…\"' in Sources/reflex/Reflex.swift"
 mkdir -p "$OUT"; OUT="$(cd "$OUT" && pwd)"
@@ -43,12 +50,12 @@ rm -rf "$ST" "$DEB"
 echo "== build-deb: reflex $VERSION for $ARCH (libraries of Debian $SUITE) from $BIN"
 
 # --- files ---------------------------------------------------------------------------------------------
-install -d "$ST/DEBIAN" "$ST/usr/bin" "$ST/lib/systemd/system" "$ST/etc/reflex" "$ST/usr/share/reflex/boards" \
+install -d "$ST/DEBIAN" "$ST/usr/bin" "$ST/$UNITDIR" "$ST/etc/reflex" "$ST/usr/share/reflex/boards" \
     "$ST/usr/share/reflex/models" "$ST/usr/share/doc/reflex"
 # Debian ships binaries stripped (84 MB -> 59 MB for aarch64: most of what is left is Foundation's ICU data).
 "$STRIP" --strip-all -o "$ST/usr/bin/reflex" "$BIN"; chmod 0755 "$ST/usr/bin/reflex"
 sed -e 's|@BINDIR@|/usr/bin|g' -e 's|@SHAREDIR@|/usr/share/reflex|g' -e 's|@DOCDIR@|/usr/share/doc/reflex|g' \
-    "$ROOT/packaging/reflex.service" > "$ST/lib/systemd/system/reflex.service"
+    "$ROOT/packaging/reflex.service" > "$ST/$UNITDIR/reflex.service"
 install -m 0644 "$ROOT"/boards/*.yaml "$ROOT/boards/README.md" "$ST/usr/share/reflex/boards/"
 cp -r "$ROOT/models/reflex-sim-tiny" "$ST/usr/share/reflex/models/"
 install -m 0644 "$ROOT/README.md" "$ST/usr/share/doc/reflex/README.md"
@@ -66,7 +73,7 @@ grep -q '^  path: \.\./models/reflex-sim-tiny' "$ROOT/boards/sim.yaml" || die "b
 } > "$ST/etc/reflex/board.yaml"
 install -m 0644 "$HERE/reflex.env" "$ST/etc/reflex/reflex.env"
 find "$ST" -type d -exec chmod 0755 {} +
-find "$ST/usr/share" "$ST/etc" "$ST/lib" -type f -exec chmod 0644 {} +
+find "$ST/usr/share" "$ST/etc" "$ST/$UNITDIR" -type f -exec chmod 0644 {} +
 
 # --- control ---------------------------------------------------------------------------------------------
 echo "-- Depends"

@@ -169,10 +169,12 @@ check /etc/reflex/board.yaml ok
 
 step "dpkg --remove keeps the (edited) conffiles; dpkg --purge removes /etc/reflex"
 echo "REFLEX_LOG_LEVEL=debug" >> "$W/etc/reflex/reflex.env"
-in_root "$W" dpkg --remove reflex >/dev/null || die "dpkg --remove reflex failed"
+out="$(in_root "$W" dpkg --remove reflex 2>&1)" || { echo "$out" >&2; die "dpkg --remove reflex failed"; }
+! echo "$out" | grep -i 'warning' >&2 || die "dpkg --remove reflex warned (above)"
 [ ! -e "$W/usr/bin/reflex" ] || die "/usr/bin/reflex is still there after remove"
 grep -q '^REFLEX_LOG_LEVEL=debug' "$W/etc/reflex/reflex.env" || die "remove did not keep the edited /etc/reflex/reflex.env"
-in_root "$W" dpkg --purge reflex >/dev/null || die "dpkg --purge reflex failed"
+out="$(in_root "$W" dpkg --purge reflex 2>&1)" || { echo "$out" >&2; die "dpkg --purge reflex failed"; }
+! echo "$out" | grep -i 'warning' >&2 || die "dpkg --purge reflex warned (above)"
 [ ! -e "$W/etc/reflex" ] || die "/etc/reflex is still there after purge"
 in_root "$W" id reflex >/dev/null || die "purge removed the user (it should stay)"
 step "done"
