@@ -157,6 +157,8 @@ test-cross: test-deps cross
 # ARCH=amd64: a release build here with --static-swift-stdlib (needs no Swift on the target), linking this
 # host's libraries (Debian $(HOST_SUITE)). No ARCH: both. Output: $(DEB_DIR)/reflex_<version>_<arch>.deb.
 DEB_DIR     ?= .build-deb
+# The default (trixie) arm64 package goes to DEB_DIR, another CROSS_SUITE's to DEB_DIR/<suite> (same file name).
+DEB_ARM64_DIR := $(DEB_DIR)$(if $(filter-out trixie,$(CROSS_SUITE)),/$(CROSS_SUITE))
 DEB_VERSION := $(shell sed -n 's/^ *static let number = "\(.*\)"$$/\1/p' Sources/reflex/Reflex.swift)
 HOST_SUITE  := $(shell . /etc/os-release 2>/dev/null; echo $${VERSION_CODENAME:-unknown})
 deb: $(if $(ARCH),deb-$(ARCH),deb-arm64 deb-amd64)
@@ -167,7 +169,7 @@ deb-deps:
 	$(call install_missing,$(DEB_PACKAGES))
 
 deb-arm64: deb-deps cross
-	bash packaging/deb/build-deb.sh arm64 $(CROSS_BIN) $(DEB_DIR) $(CROSS_SYSROOT)
+	bash packaging/deb/build-deb.sh arm64 $(CROSS_BIN) $(DEB_ARM64_DIR) $(CROSS_SYSROOT)
 
 deb-amd64: deps deb-deps stamp
 	$(SWIFT) build -c release --product reflex --static-swift-stdlib
@@ -177,7 +179,7 @@ deb-amd64: deps deb-deps stamp
 # CROSS_SUITE under qemu (proot), amd64 into HOST_SUITE (chroot); --version, the user, conffiles, check --offline
 # on raspberry-pi-5.yaml, sim.yaml and /etc/reflex/board.yaml, remove and purge. Base roots cached in CROSS_CACHE.
 test-deb: test-deps deb-arm64 deb-amd64
-	$(SUDO) bash packaging/deb/test-install.sh arm64 $(CROSS_SUITE) $(DEB_DIR)/reflex_$(DEB_VERSION)_arm64.deb $(CROSS_CACHE)
+	$(SUDO) bash packaging/deb/test-install.sh arm64 $(CROSS_SUITE) $(DEB_ARM64_DIR)/reflex_$(DEB_VERSION)_arm64.deb $(CROSS_CACHE)
 	$(SUDO) bash packaging/deb/test-install.sh amd64 $(HOST_SUITE) $(DEB_DIR)/reflex_$(DEB_VERSION)_amd64.deb $(CROSS_CACHE)
 
 # Kernel benchmarks. With PyTorch installed (a developer tool, never a dependency), the same run
