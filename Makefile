@@ -6,19 +6,21 @@ RELEASE   := $(BUILD_DIR)/release/reflex
 # Debian packages: what building and running needs (`make run` installs only these), and what the tests add
 # (qemu for the ARM kernels, the firmware and the V4L2 VM, a cross compiler, the VM's initramfs tools).
 RUN_PACKAGES  := libopenblas-dev libv4l-dev libpng-dev libjpeg-dev libgif-dev libavformat-dev libavcodec-dev libswscale-dev pkg-config
-TEST_PACKAGES := qemu-user-static gcc-aarch64-linux-gnu qemu-system-arm python3 qemu-system-x86 busybox-static kmod cpio xz-utils
+TEST_PACKAGES := qemu-user-static gcc-aarch64-linux-gnu qemu-system-arm python3 qemu-system-x86 busybox-static kmod cpio xz-utils debootstrap proot
 
-.PHONY: cross test-cross test-loop test-v4l2 test-cli test-deps all deps build release run test test-swift test-c test-arm bench clean help firmware hil install uninstall eval-sim
+.PHONY: stamp cross test-cross deb deb-deps deb-arm64 deb-amd64 test-deb test-loop test-v4l2 test-cli test-deps all deps build release run test test-swift test-c test-arm bench clean help firmware hil install uninstall eval-sim
 
 all: release
 
 help:
 	@echo "make run        the main job: the trained policy plays 3 episodes on the simulated board (boards/sim.yaml)"
-	@echo "make test       install missing packages, build, run every test (Swift, C kernels, ARM under qemu)"
+	@echo "make test       install missing packages, build, run every test (Swift, C kernels, ARM under qemu, packages)"
 	@echo "make bench      kernel benchmarks (JSON in out/), plus the PyTorch comparison when torch is installed"
 	@echo "make test-arm   aarch64 kernel paths under qemu-aarch64-static"
-	@echo "make cross      the whole reflex for aarch64 (Debian sid's Swift in a sid root; root or sudo needed)"
+	@echo "make cross      the whole reflex for aarch64 (Debian sid's Swift in a sid root, trixie's libraries; root or sudo)"
 	@echo "make test-cross that binary under qemu on three ARM CPUs: tokens vs reference and x86, check, eval"
+	@echo "make deb        Debian packages reflex_<version>_{arm64,amd64}.deb in .build-deb (ARCH=arm64 or amd64: one)"
+	@echo "make test-deb   both packages installed with apt into clean Debian roots (arm64 under qemu), checked, purged"
 	@echo "make firmware   the motor-controller firmware ELF (Embedded Swift, STM32F405); prints flash/RAM use"
 	@echo "make hil        the firmware under qemu-system-arm driven by \`reflex bridge\` (hardware in the loop)"
 
@@ -38,10 +40,14 @@ deps:
 test-deps:
 	$(call install_missing,$(RUN_PACKAGES) $(TEST_PACKAGES))
 
-build: deps
+# The commit `reflex --version` prints (Sources/CBuildInfo/reflex_commit.h, untracked; rewritten only when it changes).
+stamp:
+	@bash scripts/stamp-commit.sh
+
+build: deps stamp
 	$(SWIFT) build
 
-release: deps
+release: deps stamp
 	$(SWIFT) build -c release --product reflex
 
 # The main job on the default simulated board: the committed trained policy performs tasks in the
@@ -71,7 +77,8 @@ install: release
 	cp -r models/reflex-sim-tiny $(DESTDIR)$(SHARE)/models/
 	install -D -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/reflex/README.md
 	install -d $(DESTDIR)/etc/systemd/system
-	sed 's|@BINDIR@|$(BINDIR)|g' packaging/reflex.service > $(DESTDIR)/etc/systemd/system/reflex.service
+	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SHAREDIR@|$(SHARE)|g' -e 's|@DOCDIR@|$(PREFIX)/share/doc/reflex|g' \
+	  packaging/reflex.service > $(DESTDIR)/etc/systemd/system/reflex.service
 	@[ -e $(DESTDIR)/etc/reflex/board.yaml ] || echo "make install: copy a profile: cp $(SHARE)/boards/<board>.yaml /etc/reflex/board.yaml"
 	@if [ -z "$(DESTDIR)" ] && command -v useradd >/dev/null; then \
 	  id reflex >/dev/null 2>&1 || useradd --system --home /var/lib/reflex --shell /usr/sbin/nologin --groups video,dialout reflex; \
@@ -84,29 +91,29 @@ uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/reflex $(DESTDIR)/etc/systemd/system/reflex.service
 	rm -rf $(DESTDIR)$(SHARE) $(DESTDIR)$(PREFIX)/share/doc/reflex
 
-test: test-deps test-swift test-c test-arm hil test-loop test-cli test-v4l2 eval-sim test-cross
+test: test-deps test-swift test-c test-arm hil test-loop test-cli test-v4l2 eval-sim test-cross test-deb
 
 # The V4L2 capture code against the kernel's vivid driver in a qemu VM (stock Debian kernel, downloaded
 # once into .build-v4l2): negotiation, mmap streaming, RGB24 from YUYV/UYVY/RGB565, newest-frame thread,
 # reconnect after the device vanishes. About 2 minutes under TCG.
-test-v4l2: test-deps
+test-v4l2: test-deps stamp
 	$(SWIFT) build --product reflex
 	python3 scripts/test-v4l2.py --reflex $(BUILD_DIR)/debug/reflex --work .build-v4l2
 
 # The robot loop end to end: replay camera → trained policy → safety → Feetech bus on a pty where emulated
 # servos answer (scripts/feetech_servo_emulator.py), every byte decoded independently (scripts/loop_e2e.py).
-test-loop: test-deps
+test-loop: test-deps stamp
 	$(SWIFT) build --product reflex
 	python3 scripts/loop_e2e.py --reflex $(BUILD_DIR)/debug/reflex
 
 # The command line's bad-input contract (scripts/cli_contract.py): corrupt and oversized images, a NaN model,
 # hostile config values, FIFOs, out-of-range flags and environment values — named errors and the README's
 # exit codes, never a crash or a hang.
-test-cli: test-deps
+test-cli: test-deps stamp
 	$(SWIFT) build --product reflex
 	python3 scripts/cli_contract.py --reflex $(BUILD_DIR)/debug/reflex
 
-test-swift: test-deps
+test-swift: test-deps stamp
 	$(SWIFT) test
 
 # Every x86 int8 path this CPU can run, in C, against the reference (built with gcc).
@@ -119,11 +126,11 @@ test-arm: test-deps
 
 # The whole `reflex` for aarch64-unknown-linux-gnu, Swift runtime linked statically
 # (Toolchains/aarch64-linux/README.md): Debian sid's swiftlang in a sid amd64 root made by mmdebstrap,
-# cross-compiling against an arm64 sysroot of sid's packages. Needs root or sudo (chroot, bind mounts).
+# cross-compiling against an arm64 sysroot of CROSS_SUITE's packages. Needs root or sudo (chroot, bind mounts).
 # Cold: about 1.5 GB of downloads; roots and downloads are cached in CROSS_CACHE.
-# CROSS_SUITE=trixie links trixie's arm64 libraries instead of sid's (binary needs glibc 2.38, FFmpeg 7: runs on
-# Raspberry Pi OS / Debian 13); the Swift runtime linked in is sid's either way.
-CROSS_SUITE   ?= sid
+# CROSS_SUITE=trixie (default) links trixie's arm64 libraries (the binary needs glibc 2.38, FFmpeg 7: runs on
+# Debian 13 and Raspberry Pi OS); CROSS_SUITE=sid links sid's. The Swift runtime linked in is sid's either way.
+CROSS_SUITE   ?= trixie
 CROSS_SFX     := $(if $(filter-out sid,$(CROSS_SUITE)),-$(CROSS_SUITE))
 CROSS_CACHE   ?= .build-cross
 CROSS_SCRATCH ?= .build-arm64$(CROSS_SFX)
@@ -142,6 +149,38 @@ test-cross: test-deps cross
 	python3 Toolchains/aarch64-linux/test.py --reflex $(CROSS_BIN) --sysroot $(CROSS_SYSROOT) \
 	  --x86 $(BUILD_DIR)/debug/reflex --out $(CROSS_SCRATCH)/test-cross.json
 	bash Toolchains/aarch64-linux/runtime-root.sh $(CROSS_SUITE) $(CROSS_BIN) $(abspath $(CROSS_CACHE))/runtime-arm64-$(CROSS_SUITE)
+
+# Debian packages (packaging/deb/build-deb.sh, dpkg-deb): /usr/bin/reflex, the unit in /usr/lib/systemd/system,
+# profiles and the simulator policy in /usr/share/reflex, conffiles /etc/reflex/{board.yaml,reflex.env}, a
+# postinst that creates the user 'reflex', Depends computed from the binary's NEEDED libraries.
+# ARCH=arm64: the `make cross` binary (CROSS_SUITE's libraries: trixie by default, for Debian 13 / Raspberry Pi OS).
+# ARCH=amd64: a release build here with --static-swift-stdlib (needs no Swift on the target), linking this
+# host's libraries (Debian $(HOST_SUITE)). No ARCH: both. Output: $(DEB_DIR)/reflex_<version>_<arch>.deb.
+DEB_DIR     ?= .build-deb
+# The default (trixie) arm64 package goes to DEB_DIR, another CROSS_SUITE's to DEB_DIR/<suite> (same file name).
+DEB_ARM64_DIR := $(DEB_DIR)$(if $(filter-out trixie,$(CROSS_SUITE)),/$(CROSS_SUITE))
+DEB_VERSION := $(shell sed -n 's/^ *static let number = "\(.*\)"$$/\1/p' Sources/reflex/Reflex.swift)
+HOST_SUITE  := $(shell . /etc/os-release 2>/dev/null; echo $${VERSION_CODENAME:-unknown})
+deb: $(if $(ARCH),deb-$(ARCH),deb-arm64 deb-amd64)
+
+# What building a package needs besides the Swift build: dpkg-shlibdeps (amd64) and the aarch64 strip.
+DEB_PACKAGES := dpkg-dev binutils-aarch64-linux-gnu
+deb-deps:
+	$(call install_missing,$(DEB_PACKAGES))
+
+deb-arm64: deb-deps cross
+	bash packaging/deb/build-deb.sh arm64 $(CROSS_BIN) $(DEB_ARM64_DIR) $(CROSS_SYSROOT)
+
+deb-amd64: deps deb-deps stamp
+	$(SWIFT) build -c release --product reflex --static-swift-stdlib
+	bash packaging/deb/build-deb.sh amd64 $(RELEASE) $(DEB_DIR)
+
+# Each package into a clean Debian root of its architecture with apt (packaging/deb/test-install.sh): arm64 into
+# CROSS_SUITE under qemu (proot), amd64 into HOST_SUITE (chroot); --version, the user, conffiles, check --offline
+# on raspberry-pi-5.yaml, sim.yaml and /etc/reflex/board.yaml, remove and purge. Base roots cached in CROSS_CACHE.
+test-deb: test-deps deb-arm64 deb-amd64
+	$(SUDO) bash packaging/deb/test-install.sh arm64 $(CROSS_SUITE) $(DEB_ARM64_DIR)/reflex_$(DEB_VERSION)_arm64.deb $(CROSS_CACHE)
+	$(SUDO) bash packaging/deb/test-install.sh amd64 $(HOST_SUITE) $(DEB_DIR)/reflex_$(DEB_VERSION)_amd64.deb $(CROSS_CACHE)
 
 # Kernel benchmarks. With PyTorch installed (a developer tool, never a dependency), the same run
 # also measures PyTorch's fp32 and dynamic int8 Linear on the same shapes and prints the ratios.
@@ -167,7 +206,7 @@ firmware:
 # Hardware in the loop: the firmware under qemu-system-arm, USART1 on a pty driven by `reflex bridge`,
 # USART2 (servo bus) on a pty where emulated servos answer its position reads; every servo-bus byte
 # decoded independently. About 6 s after the builds.
-hil: test-deps firmware
+hil: test-deps firmware stamp
 	$(SWIFT) build --scratch-path $(FW_SCRATCH) --product reflex
 	python3 scripts/hil.py --reflex $(FW_SCRATCH)/debug/reflex --elf $(FW_DIR)/reflex-fw.elf --out $(FW_DIR)/hil --json-out $(FW_DIR)/hil.json
 

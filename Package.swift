@@ -79,9 +79,12 @@ let package = Package(
         ),
         // Heap-allocation counter (interposes malloc & co.) for `reflex bench loop`; only the CLI links it.
         .target(name: "CMallocCounter"),
+        // The git commit `reflex --version` prints (stamped by scripts/stamp-commit.sh; "unknown" without it).
+        .target(name: "CBuildInfo"),
         .executableTarget(
             name: "reflex",
             dependencies: [
+                "CBuildInfo",
                 "CMallocCounter",
                 "ReflexCore",
                 "ReflexSim",

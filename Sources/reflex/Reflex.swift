@@ -1,4 +1,5 @@
 import ArgumentParser
+import CBuildInfo
 import Foundation
 import Logging
 import ReflexCore
@@ -115,8 +116,19 @@ func writeJSONLine(_ data: Data) {
 /// The CLI's logger (stderr; level from REFLEX_LOG_LEVEL, default info).
 let log = Logger(label: "reflex")
 
+/// `reflex --version`: "reflex 0.1.0 (aarch64, commit 1a2b3c4)". The number is the release (the Debian package's
+/// version: the Makefile reads it from here); the commit is stamped at build time (CBuildInfo).
 enum ReflexVersion {
-    static let string = "0.1.0"
+    static let number = "0.1.0"
+    #if arch(arm64)
+    static let architecture = "aarch64"
+    #elseif arch(x86_64)
+    static let architecture = "x86_64"
+    #else
+    static let architecture = "unknown-arch"
+    #endif
+    static let commit = String(cString: rk_build_commit())
+    static let string = "reflex \(number) (\(architecture), commit \(commit))"
 }
 
 /// A crash (a bug) prints one line instead of the runtime's backtrace full of build paths, then dies

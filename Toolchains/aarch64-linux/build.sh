@@ -15,15 +15,17 @@
 #   REFLEX_CROSS_MIRROR   Debian mirror, e.g. a snapshot.debian.org/archive/debian/<stamp> URL to pin sid
 #   REFLEX_CROSS_CONFIG   release (default) or debug
 #   REFLEX_CROSS_REFRESH  1: rebuild the compiler root and the sysroot even if cached
-#   REFLEX_CROSS_TARGET_SUITE  Debian suite of the sysroot's libraries (default sid; e.g. trixie for a binary
-#                         that needs only trixie's glibc and libraries: Raspberry Pi OS). The Swift runtime
-#                         linked in is sid's either way (it must match the compiler).
+#   REFLEX_CROSS_TARGET_SUITE  Debian suite of the sysroot's libraries (default trixie: the binary needs only
+#                         trixie's glibc and libraries, so it runs on Debian 13 and Raspberry Pi OS; sid for sid's
+#                         newest libraries). The Swift runtime linked in is sid's either way (it must match the compiler).
 # Output: $REFLEX_CROSS_SCRATCH/aarch64-unknown-linux-gnu/<config>/reflex, and
 #         $REFLEX_CROSS_SCRATCH/cross-timings.txt (wall seconds per phase), cross-facts.txt (binary facts).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
+# The commit `reflex --version` prints (before sudo: git refuses a checkout owned by another user).
+bash "$ROOT/scripts/stamp-commit.sh"
 
 if [ "$(id -u)" != 0 ]; then
     # chroot and bind mounts need root. (proot would avoid it but was not tried: see README.md.)
@@ -36,7 +38,7 @@ SCRATCH="${REFLEX_CROSS_SCRATCH:-$ROOT/.build-arm64}"
 MIRROR="${REFLEX_CROSS_MIRROR:-http://deb.debian.org/debian}"
 CONFIG="${REFLEX_CROSS_CONFIG:-release}"
 SUITE=sid                                          # the compiler's suite (and the Swift runtime's)
-TARGET_SUITE="${REFLEX_CROSS_TARGET_SUITE:-sid}"   # the suite of the libraries the binary links against
+TARGET_SUITE="${REFLEX_CROSS_TARGET_SUITE:-trixie}"   # the suite of the libraries the binary links against
 KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 TRIPLE=aarch64-unknown-linux-gnu
 CROOT="$CACHE/root-amd64"        # sid amd64 root with sid's swiftlang (the compiler)
@@ -87,12 +89,27 @@ SWIFT_AMD64="$(chroot "$CROOT" dpkg-query -W -f='${Version}' swiftlang)"
 echo "compiler: sid amd64 swiftlang $SWIFT_AMD64"
 
 # --- 2. the target sysroot: sid arm64 libraries + the arm64 Swift runtime ------------------------------
-if [ ! -e "$SYSROOT/.reflex-ready" ]; then
+if [ ! -e "$SYSROOT/.reflex-ready" ] || [ "$(cat "$SYSROOT/.reflex-dpkg/format" 2>/dev/null)" != 2 ]; then
     phase_start "sysroot libraries ($TARGET_SUITE arm64)"
     rm -rf "$SYSROOT"
     # extract: unpack the packages and their dependencies, run nothing (no emulation needed).
+    # --skip=cleanup/apt/cache keeps the .debs for the file index below.
     mmdebstrap --mode=root --variant=extract --architectures=arm64 --keyring="$KEYRING" --aptopt="$APT_OPT" \
-        --include="$SYSROOT_PACKAGES" "$TARGET_SUITE" "$SYSROOT" "deb $MIRROR $TARGET_SUITE main"
+        --skip=cleanup/apt/cache --include="$SYSROOT_PACKAGES" "$TARGET_SUITE" "$SYSROOT" "deb $MIRROR $TARGET_SUITE main"
+    # An extract root has no dpkg database. What `dpkg -S` and the shlibs/symbols files would give, kept for the
+    # .deb's Depends (packaging/deb/depends.py): <pkg> <path> per shipped file, each package's shlibs and symbols.
+    IDX="$SYSROOT/.reflex-dpkg"; rm -rf "$IDX"; mkdir -p "$IDX"; : > "$IDX/files"; : > "$IDX/packages"
+    echo "$TARGET_SUITE" > "$IDX/suite"
+    for deb in "$SYSROOT"/var/cache/apt/archives/*.deb; do
+        pkg="$(dpkg-deb -f "$deb" Package)"
+        dpkg-deb --fsys-tarfile "$deb" | tar -t | sed -e 's|^\./|/|' -e "s|^|$pkg |" >> "$IDX/files"
+        for c in shlibs symbols; do
+            dpkg-deb --ctrl-tarfile "$deb" | tar -xO "./$c" 2>/dev/null > "$IDX/$pkg.$c" || rm -f "$IDX/$pkg.$c"
+        done
+        dpkg-deb -f "$deb" Package Version | paste -sd' ' >> "$IDX/packages"
+    done
+    echo 2 > "$IDX/format"
+    rm -f "$SYSROOT"/var/cache/apt/archives/*.deb
     phase_end
 
     phase_start "arm64 swiftlang download"
