@@ -73,6 +73,17 @@ def main():
     out.append("</svg>")
     open(args.out, "w").write("\n".join(out) + "\n")
     print(f"wrote {args.out}: {len(tasks)} families, {len(args.files)} runs")
+    # The same figures as a markdown table (success [95% CI], hold-only | scheduler, per family).
+    lats = sorted({p[0] for v in runs.values() for p in v})
+    print("| VLA latency | " + " | ".join(f"{t}: hold-only | {t}: scheduler" for t in tasks) + " |")
+    print("|---:|" + "---|---|" * len(tasks))
+    for ms in lats:
+        cells = []
+        for t in tasks:
+            for sched in ("none", "spvla"):
+                hit = [p for p in runs.get((sched, t), []) if p[0] == ms]
+                cells.append(f"{100 * hit[0][1]:.0f}% [{100 * hit[0][2]:.0f}, {100 * hit[0][3]:.0f}]" if hit else "—")
+        print(f"| {ms:g} ms | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":
