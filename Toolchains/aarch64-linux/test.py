@@ -116,7 +116,7 @@ def drop_timing(d):
     """Eval JSON without wall-clock fields (latencies differ between hosts, outcomes must not)."""
     if isinstance(d, dict):
         return {k: drop_timing(v) for k, v in d.items()
-                if not any(t in k.lower() for t in ("ms", "latency", "seconds", "time", "hz", "fps", "wall"))}
+                if not any(t in k.lower() for t in ("ms", "latency", "seconds", "time", "hz", "fps", "wall", "per_s"))}
     if isinstance(d, list):
         return [drop_timing(v) for v in d]
     return d
