@@ -36,16 +36,6 @@ public struct ActionSlot {
     /// Compute time spent on this action (the VLA's inference, or the generator's fit), seconds.
     public var computeSeconds: Double
 
-    /// Copies `values` into `target` element-wise when the sizes match (the slot keeps its own storage, so a
-    /// later element-wise write never copies it), else replaces it.
-    public static func copy(_ values: [Float], into target: inout [Float]) {
-        if target.count == values.count {
-            for i in values.indices { target[i] = values[i] }
-        } else {
-            target = values
-        }
-    }
-
     public init(width: Int = ActionHistory.width) {
         action = [Float](repeating: 0, count: width)
         normalized = [Float](repeating: 0, count: width)

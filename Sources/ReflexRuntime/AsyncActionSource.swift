@@ -37,11 +37,7 @@ public final class AsyncActionSource: ActionSource {
             if fresh == nil { fresh = take(context.now) }  // a zero-latency (virtual) result is ready at once
         }
         if let r = fresh {
-            let out = try r.output.get()
-            ActionSlot.copy(out.action, into: &slot.action)
-            ActionSlot.copy(out.normalized, into: &slot.normalized)
-            slot.frameTimestamp = r.frameTimestamp
-            slot.computeSeconds = out.seconds
+            slot.fill(with: try r.output.get(), frameTimestamp: r.frameTimestamp)
             return .vla
         }
         if scheduler.allowsGeneratorAsync(history, now: context.now, maxActionAge: maxActionAge),

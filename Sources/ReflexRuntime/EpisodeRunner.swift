@@ -48,8 +48,6 @@ public final class EpisodeRunner {
         /// async: VLA inferences launched, and results dropped as too old.
         public var vlaLaunches = 0
         public var staleResults = 0
-        /// Simulated seconds the episode lasted (async in simulated time), else 0.
-        public var simulatedSeconds = 0.0
         /// What the effective action rate divides by: simulated seconds (async in simulated time), wall seconds
         /// (real time), or VLA + generator compute seconds (sync, back to back).
         public var seconds = 0.0
@@ -114,7 +112,6 @@ public final class EpisodeRunner {
         let compute = (st.vlaMs.values.reduce(0, +) + st.generatorMs.values.reduce(0, +)) / 1000
         return Outcome(success: rig.sim.success, steps: rig.sim.steps, instruction: rig.sim.task.instruction, loop: st,
                        vlaLaunches: async?.launches ?? st.vlaActions, staleResults: async?.staleResults ?? 0,
-                       simulatedSeconds: virtual ? clock.now : 0,
                        seconds: virtual ? clock.now : options.realTime ? monotonicSeconds() - started : compute)
     }
 }

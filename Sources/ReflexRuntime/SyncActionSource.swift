@@ -21,11 +21,7 @@ public final class SyncActionSource: ActionSource {
         if scheduler.allowsGenerator(history), generator.fill(&slot, from: history, fallbackFrameTime: context.frame.timestamp) {
             return .generator
         }
-        let out = try vla.infer(context.frame.image)
-        ActionSlot.copy(out.action, into: &slot.action)
-        ActionSlot.copy(out.normalized, into: &slot.normalized)
-        slot.frameTimestamp = context.frame.timestamp
-        slot.computeSeconds = out.seconds
+        slot.fill(with: try vla.infer(context.frame.image), frameTimestamp: context.frame.timestamp)
         return .vla
     }
 

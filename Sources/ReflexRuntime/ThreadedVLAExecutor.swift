@@ -20,13 +20,11 @@ public final class ThreadedVLAExecutor: VLAExecutor, @unchecked Sendable {  // s
     /// Incremented by `cancel()`: a result of an older generation is dropped.
     private var generation = 0
     private var stopping = false
-    private var thread: Thread?
 
     public init(vla: VLA, niceIncrement: Int32 = 5) {
         self.vla = vla
         let t = Thread { [unowned self] in self.work(niceIncrement: niceIncrement) }
         t.name = "reflex-vla"
-        thread = t
         t.start()
     }
 

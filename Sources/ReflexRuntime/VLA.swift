@@ -1,4 +1,5 @@
 import ReflexCore
+import ReflexIO
 import ReflexModels
 
 /// One VLA inference as the runtime sees it: an image in, a 7-D action out (robot units and the model's
@@ -48,9 +49,20 @@ public final class InstructedPolicy: InstructableVLA {
     }
 }
 
-/// A VLA that returns the same action every time (`bench loop`: the loop's cost without inference).
-public final class FixedVLA: VLA {
-    public let output: VLAOutput
-    public init(action: [Float]) { output = VLAOutput(action: action, normalized: action, seconds: 0) }
-    public func infer(_ image: RGBImage) throws -> VLAOutput { output }
+extension ActionSlot {
+    /// A VLA result into the slot. Element-wise when the sizes match, so the slot keeps its own storage and a
+    /// later element-wise write (a generator step) never copies it.
+    mutating func fill(with out: VLAOutput, frameTimestamp: Double) {
+        func copy(_ values: [Float], into target: inout [Float]) {
+            if target.count == values.count {
+                for i in values.indices { target[i] = values[i] }
+            } else {
+                target = values
+            }
+        }
+        copy(out.action, into: &action)
+        copy(out.normalized, into: &normalized)
+        self.frameTimestamp = frameTimestamp
+        computeSeconds = out.seconds
+    }
 }

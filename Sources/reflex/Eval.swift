@@ -82,7 +82,7 @@ struct Eval: ParsableCommand {
         var results: [TaskResult] = []
         let t0 = monotonicSeconds()
         for family in families {
-            var tally = EvalTally(mode: mode)
+            var tally = EvalTally()
             for i in 0..<episodes {
                 let s = seed + UInt64(i)
                 let outcome = try runner.run(family: family, seed: s)
@@ -120,8 +120,7 @@ struct Eval: ParsableCommand {
 
     /// One task family's episodes, accumulated.
     struct EvalTally {
-        var mode: ExecutionMode
-        var simulatedSeconds = 0.0, staleResults = 0, launches = 0
+        var seconds = 0.0, staleResults = 0, launches = 0
         var episodes = 0, successes = 0, steps = 0
         var vla = 0, generator = 0, holds = 0, switches = 0
         var vlaMs: [Double] = [], generatorMs: [Double] = [], actionAgeMs: [Double] = []
@@ -139,21 +138,20 @@ struct Eval: ParsableCommand {
             vlaMs += o.loop.vlaMs.values
             generatorMs += o.loop.generatorMs.values
             actionAgeMs += o.loop.actionAgeMs.values
-            simulatedSeconds += o.simulatedSeconds
+            seconds += o.seconds
             staleResults += o.staleResults
             launches += o.vlaLaunches
         }
 
         func result(task: String) -> TaskResult {
             let ci = wilsonInterval(successes: successes, trials: episodes)
-            // sync: acting ticks over the compute they cost (VLA + generator), simulator rendering excluded;
-            // async: acting ticks over simulated seconds.
-            let compute = mode == .sync ? (vlaMs.reduce(0, +) + generatorMs.reduce(0, +)) / 1000 : simulatedSeconds
+            // Acting ticks over the episodes' seconds: sync, the compute they cost (VLA + generator, simulator
+            // rendering excluded); async, simulated seconds (`EpisodeRunner.Outcome.seconds`).
             return TaskResult(task: task, episodes: episodes, successes: successes, successRate: Double(successes) / Double(episodes),
                               ci95: [ci.lower, ci.upper], meanSteps: Double(steps) / Double(episodes), latencyMs: Latency(vlaMs),
                               vlaCalls: launches, staleResults: staleResults, episodeSuccess: episodeSuccess,
                               figures: OriginFigures(vla: vla, generator: generator, holds: holds, switches: switches, vlaMs: vlaMs,
-                                                     generatorMs: generatorMs, actionAgeMs: actionAgeMs, seconds: compute))
+                                                     generatorMs: generatorMs, actionAgeMs: actionAgeMs, seconds: seconds))
         }
     }
 

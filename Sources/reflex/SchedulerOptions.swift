@@ -9,31 +9,31 @@ extension SchedulerSettings.MotionTest: ExpressibleByArgument {}
 /// names and defaults as the profile's `acceleration.scheduler` keys.
 struct SchedulerOptions: ParsableArguments {
     @Option(help: "Scheduler: none (every acting tick runs the VLA) or spvla (SP-VLA's gate may hand a tick to the generator).")
-    var scheduler: SchedulerSettings.Policy = .none
+    var scheduler: SchedulerSettings.Policy = SchedulerSettings().policy
 
     @Option(help: "Executed actions the scheduler remembers (n).")
-    var buffer: Int = 6
+    var buffer: Int = SchedulerSettings().buffer
 
     @Option(help: "Freshness: least share of VLA actions in the buffer for the generator to act (released: 4 of 6).")
-    var tau: Double = 4.0 / 6.0
+    var tau: Double = SchedulerSettings().tau
 
     @Option(name: .customLong("motion-test"), help: "planar (released code: |z|/max(|x|,|y|) < z-xy-ratio, |z| < z-max) or speed (paper: every axis within [v-min, v-max]).")
-    var motionTest: SchedulerSettings.MotionTest = .planar
+    var motionTest: SchedulerSettings.MotionTest = SchedulerSettings().motionTest
 
     @Option(name: .customLong("step-skip"), help: "How many of the newest actions the motion test checks.")
-    var stepSkip: Int = 1
+    var stepSkip: Int = SchedulerSettings().stepSkip
 
     @Option(name: .customLong("z-xy-ratio"), help: "planar motion test: largest |z| / max(|x|, |y|).")
-    var zXYRatio: Double = 0.6
+    var zXYRatio: Double = SchedulerSettings().zXYRatio
 
     @Option(name: .customLong("z-max"), help: "planar motion test: largest |z| (normalized units).")
-    var zMax: Double = 0.3
+    var zMax: Double = SchedulerSettings().zMax
 
     @Option(name: .customLong("v-min"), help: "speed motion test: least per-axis speed (normalized units).")
-    var vMin: Double = 0.04
+    var vMin: Double = SchedulerSettings().vMin
 
     @Option(name: .customLong("v-max"), help: "speed motion test: largest per-axis speed (normalized units).")
-    var vMax: Double = 0.2
+    var vMax: Double = SchedulerSettings().vMax
 
     var settings: SchedulerSettings {
         SchedulerSettings(policy: scheduler, buffer: buffer, tau: tau, motionTest: motionTest, stepSkip: stepSkip,
