@@ -82,7 +82,7 @@ echo "@@ begin rgbp"; {cap} --width 320 --height 240 --format RGBP --frames 5; e
 echo "@@ begin newest"; {cap} --width 320 --height 240 --format YUYV --fps 30 --frames 5 --newest-interval-ms 200; echo "@@ end $?"
 echo "@@ begin reconnect"
 ( sleep 2; echo vivid.0 > /sys/bus/platform/drivers/vivid/unbind || echo "@@ unbind failed"; sleep 1; echo vivid.0 > /sys/bus/platform/drivers/vivid/bind || echo "@@ bind failed" ) &
-{cap} --width 320 --height 240 --format YUYV --fps 10 --frames 40 --newest-interval-ms 150 --timeout-ms 20000; echo "@@ end $?"
+{cap} --width 320 --height 240 --format YUYV --fps 30 --frames 40 --newest-interval-ms 150 --timeout-ms 60000; echo "@@ end $?"
 echo "@@ begin missing"; /bin/reflex capture --device /dev/video9 --frames 1; echo "@@ end $?"
 poweroff -f
 """

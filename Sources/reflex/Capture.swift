@@ -70,13 +70,14 @@ struct Capture: ParsableCommand {
                 // The robot loop's path: the capture thread keeps the newest frame; a slow reader skips frames.
                 cam.start()
                 defer { cam.stop() }
-                let deadline = monotonicSeconds() + Double(timeoutMs) / 1000 + Double(frames * interval) / 1000 * 2
+                let started = monotonicSeconds()
+                let deadline = started + Double(timeoutMs) / 1000 + Double(frames * interval) / 1000 * 2
                 while sequences.count < frames && monotonicSeconds() < deadline {
                     usleep(UInt32(interval * 1000))
                     if let fr = try cam.latest(), fr.sequence != sequences.last { try record(fr) }
                 }
                 if sequences.count < frames {
-                    throw CLIError.runtime("\(device): only \(sequences.count) frames through the capture thread (lost: \(cam.lost), reconnects: \(cam.reconnects))")
+                    throw CLIError.runtime("\(device): only \(sequences.count) frames through the capture thread in \(String(format: "%.1f", monotonicSeconds() - started)) s (lost: \(cam.lost), reconnects: \(cam.reconnects), last sequences: \(sequences.suffix(8)))")
                 }
             } else {
                 while sequences.count < frames {
