@@ -87,10 +87,11 @@ extension BoardProfile {
         let pr = try prNode.mapping(known: ["enabled", "keep_tokens"])
         let scNode = opt(acc, "scheduler", accNode)
         let sc = try scNode.mapping(known: ["mode", "policy", "buffer", "tau", "motion_test", "step_skip", "z_xy_ratio", "z_max",
-                                            "v_min", "v_max", "max_action_age_ms"])
+                                            "v_min", "v_max", "gain", "max_generated", "saturation_factor",
+                                            "max_action_age_ms"])
         let defaults = SchedulerSettings()
         let settings = SchedulerSettings(
-            policy: SchedulerSettings.Policy(rawValue: try opt(sc, "policy", scNode).choice(["none", "spvla"], default: "none"))!,
+            policy: SchedulerSettings.Policy(rawValue: try opt(sc, "policy", scNode).choice(SchedulerSettings.Policy.allCases.map(\.rawValue), default: "none"))!,
             buffer: try opt(sc, "buffer", scNode).int(2...64, default: defaults.buffer),
             tau: try opt(sc, "tau", scNode).double(0...1, default: defaults.tau),
             motionTest: SchedulerSettings.MotionTest(rawValue: try opt(sc, "motion_test", scNode).choice(["planar", "speed"], default: "planar"))!,
@@ -98,7 +99,10 @@ extension BoardProfile {
             zXYRatio: try opt(sc, "z_xy_ratio", scNode).double(0...1000, default: defaults.zXYRatio),
             zMax: try opt(sc, "z_max", scNode).double(0...1000, default: defaults.zMax),
             vMin: try opt(sc, "v_min", scNode).double(0...1000, default: defaults.vMin),
-            vMax: try opt(sc, "v_max", scNode).double(0...1000, default: defaults.vMax))
+            vMax: try opt(sc, "v_max", scNode).double(0...1000, default: defaults.vMax),
+            gain: try opt(sc, "gain", scNode).double(0...2, default: defaults.gain),
+            maxGenerated: try opt(sc, "max_generated", scNode).int(0...64, default: defaults.maxGenerated),
+            saturationFactor: try opt(sc, "saturation_factor", scNode).double(1...10, default: defaults.saturationFactor))
         if let p = settings.problem { throw opt(sc, p.key, scNode).error(p.message) }
         let period = 1000 / rate
         let maxActionAge = try opt(sc, "max_action_age_ms", scNode).double(0...600_000, default: max(1000, period))

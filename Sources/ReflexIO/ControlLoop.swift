@@ -24,6 +24,7 @@ public protocol FrameSource: AnyObject {
 /// profile says so, close) and the service exits 1.
 public struct ControlLoopFailure: Error, CustomStringConvertible {
     public let description: String
+    public init(description: String) { self.description = description }
 }
 
 /// Where safe commands go: the bridge to the motor controller, a Feetech bus, the simulator.
@@ -269,7 +270,7 @@ public final class ControlLoop {
             stats.limited += 1
             history.clear()
         } else if slot.normalized.count >= ActionHistory.width {
-            history.append(slot.normalized, origin: origin, frameTimestamp: slot.frameTimestamp)
+            history.append(slot.normalized, origin: origin, frameTimestamp: slot.frameTimestamp, executedAt: t2)
         } else {
             history.clear()
         }

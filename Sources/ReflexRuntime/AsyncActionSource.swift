@@ -3,7 +3,8 @@ import ReflexIO
 
 /// `async` mode, the board's: the tick never waits for the VLA. Each tick, in order:
 /// 1. a VLA result that arrived since the last tick is taken; it is applied if its frame is at most
-///    `maxActionAge` old (else it is dropped and counted in `staleResults`);
+///    `maxActionAge` old (else it is dropped and counted in `staleResults`); under `smith` it is first
+///    corrected for the motion executed since its frame (`SmithPredictor`);
 /// 2. when no inference is in flight, one is launched on this tick's frame (the newest);
 /// 3. with no fresh result, the generator acts when SP-VLA's async gate allows it
 ///    (`SPVLAScheduler.allowsGeneratorAsync`); otherwise the tick holds.
@@ -26,7 +27,7 @@ public final class AsyncActionSource: ActionSource {
         self.scheduler = scheduler
         self.statistics = statistics
         maxActionAge = maxActionAgeMs / 1000
-        generator = GeneratorStep(statistics: statistics)
+        generator = GeneratorStep(statistics: statistics, settings: scheduler.settings)
     }
 
     public func nextAction(_ context: TickContext, history: ActionHistory, into slot: inout ActionSlot) throws -> ActionOrigin {
@@ -38,6 +39,7 @@ public final class AsyncActionSource: ActionSource {
         }
         if let r = fresh {
             slot.fill(with: try r.output.get(), frameTimestamp: r.frameTimestamp)
+            if scheduler.settings.policy == .smith { generator.correctResult(&slot, history: history) }
             return .vla
         }
         if scheduler.allowsGeneratorAsync(history, now: context.now, maxActionAge: maxActionAge),
@@ -57,7 +59,10 @@ public final class AsyncActionSource: ActionSource {
         return r
     }
 
-    public func reset() { executor.cancel() }
+    public func reset() {
+        executor.cancel()
+        generator.forget()
+    }
 
     public func shutdown() { executor.shutdown() }
 }

@@ -51,6 +51,10 @@ public final class EpisodeRunner {
         /// What the effective action rate divides by: simulated seconds (async in simulated time), wall seconds
         /// (real time), or VLA + generator compute seconds (sync, back to back).
         public var seconds = 0.0
+        /// Why the loop ran its stop path before the episode ended (e.g. 10 policy errors in a row: a policy
+        /// that emits no action for the same state again and again); nil when the episode ran to its end.
+        /// Such an episode is a failure; the next one starts afresh.
+        public var stoppedBy: String?
     }
 
     public let options: Options
@@ -88,6 +92,7 @@ public final class EpisodeRunner {
         if virtual { now = { clock.now } } else { now = monotonicSeconds }
         let rig = SimRig(family: family, seed: seed, clock: now)
         vla.instruction = rig.sim.task.instruction
+        (vla as? ExpertVLA)?.rig = rig
         let latency = options.vlaLatencyMs.map { $0 / 1000 }
         let actions = ActionSourceFactory.make(
             BoardProfile.Scheduler(mode: options.mode, settings: options.scheduler, maxActionAgeMs: options.maxActionAgeMs),
@@ -98,21 +103,27 @@ public final class EpisodeRunner {
         let loop = ControlLoop(source: rig, actuator: rig, mapping: ActionMapping(robot: BoardProfile.Robot(kind: .cartesian)), limits: limits,
                                frameBudgetMs: options.realTime ? options.frameBudgetMs : .infinity,
                                maxFrameAgeMs: options.realTime ? 1000 / options.rateHz : .infinity,
-                               maxActionAgeMs: options.maxActionAgeMs, historyCapacity: options.scheduler.buffer, clock: now, actions: actions)
+                               maxActionAgeMs: options.maxActionAgeMs, historyCapacity: options.scheduler.historyCapacity, clock: now, actions: actions)
         try loop.resynchronize()
         var pacer = Pacer(rateHz: options.rateHz)
         let started = monotonicSeconds()
+        var stoppedBy: String?
         while !rig.sim.done {
-            try loop.tick()
+            do {
+                try loop.tick()
+            } catch let failure as ControlLoopFailure {
+                stoppedBy = failure.description
+                break
+            }
             try onTick(rig, loop)
             if options.realTime { pacer.wait() }
             clock.now += 1 / options.rateHz
         }
         let st = loop.stats
         let compute = (st.vlaMs.values.reduce(0, +) + st.generatorMs.values.reduce(0, +)) / 1000
-        return Outcome(success: rig.sim.success, steps: rig.sim.steps, instruction: rig.sim.task.instruction, loop: st,
+        return Outcome(success: stoppedBy == nil && rig.sim.success, steps: rig.sim.steps, instruction: rig.sim.task.instruction, loop: st,
                        vlaLaunches: async?.launches ?? st.vlaActions, staleResults: async?.staleResults ?? 0,
-                       seconds: virtual ? clock.now : options.realTime ? monotonicSeconds() - started : compute)
+                       seconds: virtual ? clock.now : options.realTime ? monotonicSeconds() - started : compute, stoppedBy: stoppedBy)
     }
 }
 

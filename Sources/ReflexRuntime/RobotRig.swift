@@ -48,7 +48,7 @@ public final class RobotRig {
         loop = ControlLoop(source: frames, actuator: actuator, mapping: ActionMapping(robot: profile.robot),
                            limits: limits, frameBudgetMs: profile.control.frameBudgetMs,
                            maxFrameAgeMs: profile.camera.maxFrameAgeMs, maxActionAgeMs: scheduler.maxActionAgeMs,
-                           maxBadFrames: profile.camera.maxBadFrames, historyCapacity: scheduler.settings.buffer, actions: actions)
+                           maxBadFrames: profile.camera.maxBadFrames, historyCapacity: scheduler.settings.historyCapacity, actions: actions)
         loop.onBadFrame = { warning("bad frame, holding: \($0)") }
     }
 

@@ -2,7 +2,8 @@ import ReflexCore
 import ReflexIO
 
 /// `sync` mode, the papers' setting: each acting tick is either a VLA call on the tick's frame (inline,
-/// blocking the tick) or, when SP-VLA's gate allows it, a generator step extrapolated from the history.
+/// blocking the tick) or, when the scheduler's gate allows it, a generated step (SP-VLA's extrapolation of
+/// the history, or the Smith predictor's correction of the newest VLA action).
 public final class SyncActionSource: ActionSource {
     public let vla: VLA
     public let scheduler: SPVLAScheduler
@@ -14,7 +15,7 @@ public final class SyncActionSource: ActionSource {
         self.vla = vla
         self.scheduler = scheduler
         self.statistics = statistics
-        generator = GeneratorStep(statistics: statistics)
+        generator = GeneratorStep(statistics: statistics, settings: scheduler.settings)
     }
 
     public func nextAction(_ context: TickContext, history: ActionHistory, into slot: inout ActionSlot) throws -> ActionOrigin {
@@ -22,8 +23,9 @@ public final class SyncActionSource: ActionSource {
             return .generator
         }
         slot.fill(with: try vla.infer(context.frame.image), frameTimestamp: context.frame.timestamp)
+        generator.remember(slot.normalized, frameTimestamp: context.frame.timestamp)
         return .vla
     }
 
-    public func reset() {}
+    public func reset() { generator.forget() }
 }

@@ -15,7 +15,8 @@ struct BenchLoop: ParsableCommand {
             whose direction turns every 40 calls) and SP-VLA's scheduler on, so that the tick time is the loop's \
             overhead with both paths exercised — VLA ticks and generator ticks (the gate, the ridge fit, \
             un-normalization); first with an in-memory actuator, then the same in async mode (a 1 ms VLA on its own \
-            thread, results picked up by later ticks, the generator serving the ticks between), then with a \
+            thread, results picked up by later ticks, the generator serving the ticks between), the sync source again with \
+            the Smith predictor as its generator, then with a \
             Feetech bus on a pseudo-terminal (real termios writes of one SYNC_WRITE per tick). Heap allocations are counted by the malloc \
             interposer linked into reflex; the target is none per tick after warm-up.
             """
@@ -106,12 +107,13 @@ struct BenchLoop: ParsableCommand {
         var results: [Result] = []
         // The statistics the action normalizes with (±0.1 → ±1), as the simulator policy's.
         let statistics = ActionStatistics(q01: [-0.1, -0.1, -0.1, -0.1, -0.1, -0.1, 0], q99: [0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 1], mask: nil)
-        func measure(_ name: String, _ actuator: Actuator, mode: ExecutionMode = .sync) throws {
-            let scheduler = BoardProfile.Scheduler(mode: mode, settings: SchedulerSettings(policy: .spvla), maxActionAgeMs: 1000)
+        func measure(_ name: String, _ actuator: Actuator, mode: ExecutionMode = .sync, policy: SchedulerSettings.Policy = .spvla) throws {
+            let scheduler = BoardProfile.Scheduler(mode: mode, settings: SchedulerSettings(policy: policy), maxActionAgeMs: 1000)
             let actions = ActionSourceFactory.make(scheduler, vla: BackAndForthVLA(delay: mode == .async ? 0.001 : 0), statistics: statistics)
             defer { actions.shutdown() }
             let loop = ControlLoop(source: try MemorySource(), actuator: actuator, mapping: ActionMapping(robot: robot), limits: limits,
-                                   frameBudgetMs: 100, maxFrameAgeMs: 100, maxActionAgeMs: 1000, actions: actions)
+                                   frameBudgetMs: 100, maxFrameAgeMs: 100, maxActionAgeMs: 1000,
+                                   historyCapacity: scheduler.settings.historyCapacity, actions: actions)
             try loop.resynchronize()
             // async: ticks 0.5 ms apart (so the VLA worker, below the tick thread's priority, gets to run on a
             // busy machine) and at most 4000 of them; sync: back to back.
@@ -130,6 +132,7 @@ struct BenchLoop: ParsableCommand {
         }
         try measure("memory", NullActuator())
         try measure("memory-async", NullActuator(), mode: .async)
+        try measure("memory-smith", NullActuator(), policy: .smith)
         let bus = FeetechBus(port: try SerialPort(path: pty.slavePath, baud: 1_000_000))
         let feetech = try FeetechActuator(bus: bus, profile: profile)
         // Set up: from here on only the writes matter; a plain drain (as before the servos answered)

@@ -23,8 +23,10 @@ struct Eval: ParsableCommand {
     @Option(help: "Task family (pick_place, push, reach) or all.")
     var task: String = "all"
 
-    @Option(help: "Checkpoint directory (default: the committed trained policy).")
+    @Option(help: "Checkpoint directory (default: the committed trained policy), or 'expert': the scripted expert in the VLA's seat, reading the simulator when its frame is captured — what a scheduler reaches with a perfect policy.")
     var model: String = defaultSimModel
+
+    static let expertModel = "expert"
 
     @Option(help: "Episodes per task family.")
     var episodes: Int = 20
@@ -74,11 +76,14 @@ struct Eval: ParsableCommand {
 
     func run() throws {
         let families = try taskFamilies(task)
-        let policy = try loadSimPolicy(model, precision: quant)
+        // `expert`: the scripted expert in the VLA's seat — the ceiling a scheduler reaches with a perfect policy.
+        let policy = model == Self.expertModel ? nil : try loadSimPolicy(model, precision: quant)
+        let precision = policy?.precision.rawValue ?? "none"
         let latencyMs: Double? = { if case .fixed(let l) = vlaLatency { return l } else { return nil } }()
         let maxAge = mode == .sync ? Double.infinity : (maxActionAgeMs ?? latencyMs.map { 2 * $0 + 1000 / rate } ?? 1000)
-        let runner = try EpisodeRunner(policy: policy, options: EpisodeRunner.Options(
-            rateHz: rate, scheduler: schedulerOptions.settings, mode: mode, vlaLatencyMs: latencyMs, maxActionAgeMs: maxAge))
+        let options = EpisodeRunner.Options(rateHz: rate, scheduler: schedulerOptions.settings, mode: mode, vlaLatencyMs: latencyMs, maxActionAgeMs: maxAge)
+        let runner = try policy.map { try EpisodeRunner(policy: $0, options: options) }
+            ?? EpisodeRunner(vla: ExpertVLA(), statistics: ExpertVLA.statistics, options: options)
         var results: [TaskResult] = []
         let t0 = monotonicSeconds()
         for family in families {
@@ -87,17 +92,18 @@ struct Eval: ParsableCommand {
                 let s = seed + UInt64(i)
                 let outcome = try runner.run(family: family, seed: s)
                 tally.add(outcome)
+                if let why = outcome.stoppedBy { log.warning("\(family.rawValue) seed \(s): the loop stopped the episode at step \(outcome.steps): \(why)") }
                 log.info("\(family.rawValue) \(i + 1)/\(episodes) seed \(s): \(outcome.success ? "success" : "fail") in \(outcome.steps) steps (\(outcome.loop.generatorActions) generated) — \(tally.successes)/\(i + 1) so far (\(String(format: "%.0f", monotonicSeconds() - t0)) s)")
             }
             results.append(tally.result(task: family.rawValue))
         }
         let overall = Double(results.map(\.successes).reduce(0, +)) / Double(results.count * episodes)
-        let config = EvalConfig(model: model, precision: policy.precision.rawValue, prune: "none", mode: mode.rawValue,
+        let config = EvalConfig(model: model, precision: precision, prune: "none", mode: mode.rawValue,
                                 scheduler: schedulerOptions.scheduler.rawValue, rateHz: Nullable(mode == .async ? rate : nil),
                                 vlaLatencyMs: latencyMs.map { .number($0) } ?? .text("measured"),
                                 maxActionAgeMs: Nullable(mode == .async ? maxAge : nil), schedulerSettings: SchedulerSettingsJSON(schedulerOptions.settings))
         if json {
-            try printJSON(EvalOutput(tasks: results.map { Merged($0, $0.figures) }, overallSuccessRate: overall, model: model, precision: policy.precision.rawValue,
+            try printJSON(EvalOutput(tasks: results.map { Merged($0, $0.figures) }, overallSuccessRate: overall, model: model, precision: precision,
                                      firstSeed: seed, seconds: monotonicSeconds() - t0, config: config))
         } else {
             print("task         episodes  success  95% CI           mean steps  VLA share  actions/s  policy ms p50/p95/p99")
@@ -106,7 +112,7 @@ struct Eval: ParsableCommand {
                              100 * r.successRate, 100 * r.ci95[0], 100 * r.ci95[1], r.meanSteps, 100 * r.figures.vlaShare, r.figures.effectiveActionsPerS,
                              r.latencyMs.p50, r.latencyMs.p95, r.latencyMs.p99))
             }
-            print(String(format: "overall success %.1f%% (%@, %@, scheduler %@)", 100 * overall, model, policy.precision.rawValue, schedulerOptions.scheduler.rawValue))
+            print(String(format: "overall success %.1f%% (%@, %@, scheduler %@)", 100 * overall, model, precision, schedulerOptions.scheduler.rawValue))
         }
         if let minSuccess, let worst = results.min(by: { $0.successRate < $1.successRate }), worst.successRate < minSuccess {
             throw CLIError.runtime(String(format: "%@ success %.1f%% is below --min-success %.1f%%", worst.task, 100 * worst.successRate, 100 * minSuccess))
@@ -120,7 +126,7 @@ struct Eval: ParsableCommand {
 
     /// One task family's episodes, accumulated.
     struct EvalTally {
-        var seconds = 0.0, staleResults = 0, launches = 0
+        var seconds = 0.0, staleResults = 0, launches = 0, stopped = 0
         var episodes = 0, successes = 0, steps = 0
         var vla = 0, generator = 0, holds = 0, switches = 0
         var vlaMs: [Double] = [], generatorMs: [Double] = [], actionAgeMs: [Double] = []
@@ -141,6 +147,7 @@ struct Eval: ParsableCommand {
             seconds += o.seconds
             staleResults += o.staleResults
             launches += o.vlaLaunches
+            if o.stoppedBy != nil { stopped += 1 }
         }
 
         func result(task: String) -> TaskResult {
@@ -149,7 +156,7 @@ struct Eval: ParsableCommand {
             // rendering excluded); async, simulated seconds (`EpisodeRunner.Outcome.seconds`).
             return TaskResult(task: task, episodes: episodes, successes: successes, successRate: Double(successes) / Double(episodes),
                               ci95: [ci.lower, ci.upper], meanSteps: Double(steps) / Double(episodes), latencyMs: Latency(vlaMs),
-                              vlaCalls: launches, staleResults: staleResults, episodeSuccess: episodeSuccess,
+                              vlaCalls: launches, staleResults: staleResults, stoppedEpisodes: stopped, episodeSuccess: episodeSuccess,
                               figures: OriginFigures(vla: vla, generator: generator, holds: holds, switches: switches, vlaMs: vlaMs,
                                                      generatorMs: generatorMs, actionAgeMs: actionAgeMs, seconds: seconds))
         }
@@ -167,6 +174,8 @@ struct Eval: ParsableCommand {
         var vlaCalls: Int
         /// async: VLA results dropped because their frame was older than the action-age limit.
         var staleResults: Int
+        /// Episodes the loop's stop path ended early (e.g. 10 policy errors in a row); each counts as a failure.
+        var stoppedEpisodes: Int
         /// Per episode, in seed order: what a paired comparison of two configurations needs.
         var episodeSuccess: [Bool]
         /// Encoded beside the keys above (`EvalOutput` merges them).
@@ -174,6 +183,7 @@ struct Eval: ParsableCommand {
         enum CodingKeys: String, CodingKey {
             case task, episodes, successes, ci95
             case successRate = "success_rate", meanSteps = "mean_steps", latencyMs = "latency_ms", vlaCalls = "vla_calls", staleResults = "stale_results"
+            case stoppedEpisodes = "stopped_episodes"
             case episodeSuccess = "episode_success"
         }
     }
@@ -210,13 +220,15 @@ struct Eval: ParsableCommand {
     /// The scheduler's parameters under their profile keys.
     struct SchedulerSettingsJSON: Encodable {
         var buffer: Int, tau: Double, motionTest: String, stepSkip: Int, zXYRatio: Double, zMax: Double, vMin: Double, vMax: Double
+        var gain: Double, maxGenerated: Int, saturationFactor: Double
         init(_ s: SchedulerSettings) {
             buffer = s.buffer; tau = s.tau; motionTest = s.motionTest.rawValue; stepSkip = s.stepSkip
-            zXYRatio = s.zXYRatio; zMax = s.zMax; vMin = s.vMin; vMax = s.vMax
+            zXYRatio = s.zXYRatio; zMax = s.zMax; vMin = s.vMin; vMax = s.vMax; gain = s.gain; maxGenerated = s.maxGenerated; saturationFactor = s.saturationFactor
         }
         enum CodingKeys: String, CodingKey {
-            case buffer, tau
+            case buffer, tau, gain
             case motionTest = "motion_test", stepSkip = "step_skip", zXYRatio = "z_xy_ratio", zMax = "z_max", vMin = "v_min", vMax = "v_max"
+            case maxGenerated = "max_generated", saturationFactor = "saturation_factor"
         }
     }
 

@@ -63,6 +63,8 @@ extension Run {
                 break
             }
             if tty { FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8)) }
+            // A running board stops on the loop's failure (eval instead scores the episode and goes on).
+            if let why = outcome.stoppedBy { throw ControlLoopFailure(description: why) }
             summaries.append(EpisodeSummary(task: family.rawValue, seed: seed, instruction: outcome.instruction, success: outcome.success, steps: outcome.steps))
             tickMs += outcome.loop.tickMs.values
             overheadMs += outcome.loop.overheadMs.values

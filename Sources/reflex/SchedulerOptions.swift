@@ -8,7 +8,7 @@ extension SchedulerSettings.MotionTest: ExpressibleByArgument {}
 /// The scheduler's flags, shared by the commands that run the loop in the simulator (`eval`): the same
 /// names and defaults as the profile's `acceleration.scheduler` keys.
 struct SchedulerOptions: ParsableArguments {
-    @Option(help: "Scheduler: none (every acting tick runs the VLA) or spvla (SP-VLA's gate may hand a tick to the generator).")
+    @Option(help: "Scheduler: none (every acting tick runs the VLA), spvla (SP-VLA's gate may hand a tick to its extrapolator, as released) or smith (the newest VLA action corrected for the motion since its frame; in async also each late VLA result).")
     var scheduler: SchedulerSettings.Policy = SchedulerSettings().policy
 
     @Option(help: "Executed actions the scheduler remembers (n).")
@@ -35,9 +35,18 @@ struct SchedulerOptions: ParsableArguments {
     @Option(name: .customLong("v-max"), help: "speed motion test: largest per-axis speed (normalized units).")
     var vMax: Double = SchedulerSettings().vMax
 
+    @Option(help: "smith: the policy's proportional gain in normalized units (0 repeats the VLA action uncorrected).")
+    var gain: Double = SchedulerSettings().gain
+
+    @Option(name: .customLong("max-generated"), help: "smith in sync mode: generated steps allowed after each VLA step.")
+    var maxGenerated: Int = SchedulerSettings().maxGenerated
+
+    @Option(name: .customLong("saturation-factor"), help: "smith: a saturated action bounds the error from below; assume this many times that bound (1 never overshoots).")
+    var saturationFactor: Double = SchedulerSettings().saturationFactor
+
     var settings: SchedulerSettings {
         SchedulerSettings(policy: scheduler, buffer: buffer, tau: tau, motionTest: motionTest, stepSkip: stepSkip,
-                          zXYRatio: zXYRatio, zMax: zMax, vMin: vMin, vMax: vMax)
+                          zXYRatio: zXYRatio, zMax: zMax, vMin: vMin, vMax: vMax, gain: gain, maxGenerated: maxGenerated, saturationFactor: saturationFactor)
     }
 
     func validate() throws {

@@ -20,6 +20,8 @@ import Testing
                                        file: "p.yaml").acceleration.scheduler
         #expect(a.mode == .async && a.maxActionAgeMs == 600)
         #expect(a.settings == SchedulerSettings(policy: .spvla, buffer: 8, tau: 0.5, motionTest: .speed, stepSkip: 2, zXYRatio: 1, zMax: 0.5, vMin: 0.01, vMax: 0.5))
+        let s2 = try BoardProfile.parse(with("mode: async, policy: smith, buffer: 12, gain: 0.5, max_generated: 2"), file: "p.yaml").acceleration.scheduler
+        #expect(s2.settings == SchedulerSettings(policy: .smith, buffer: 12, gain: 0.5, maxGenerated: 2))
     }
 
     @Test func badValuesNameTheKey() {
@@ -30,6 +32,8 @@ import Testing
         #expect(error("buffer: 4, step_skip: 5") == "p.yaml:20: acceleration.scheduler.step_skip: 5 must be 1…buffer (4)")
         #expect(error("max_action_age_ms: 150")
                 == "p.yaml:20: acceleration.scheduler.max_action_age_ms: 150.0 ms is shorter than one control period (200.0 ms at 5.0 Hz): no action could ever be applied")
+        #expect(error("policy: smith, gain: 2") == "p.yaml:20: acceleration.scheduler.gain: 2.0 must be ≥ 0 and below 2 (a proportional step of 2 or more overshoots without end)")
+        #expect(error("max_generated: 65")?.hasPrefix("p.yaml:20: acceleration.scheduler.max_generated: 65 is out of range") == true)
         #expect(error("mode: later")?.contains("acceleration.scheduler.mode") == true)
         #expect(error("enabled: true")?.contains("unknown key") == true)  // the old schema's key
     }

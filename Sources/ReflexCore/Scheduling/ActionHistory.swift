@@ -12,6 +12,11 @@ public struct ActionHistory: Sendable {
     public let capacity: Int
     private var storage: [Float]
     private var tags: [ActionOrigin]
+    /// When each held action was executed (the loop's clock at its tick).
+    private var executed: [Double]
+    /// The newest execution time among entries dropped from the full ring since the last `clear`
+    /// (−∞ when none): a window reaching back past it is incomplete.
+    private var droppedExecutedAt = -Double.infinity
     /// Index of the oldest entry in the ring.
     private var start = 0
     public private(set) var count = 0
@@ -26,18 +31,21 @@ public struct ActionHistory: Sendable {
         self.capacity = capacity
         storage = [Float](repeating: 0, count: capacity * Self.width)
         tags = [ActionOrigin](repeating: .hold, count: capacity)
+        executed = [Double](repeating: 0, count: capacity)
     }
 
     public var isFull: Bool { count == capacity }
     public var isEmpty: Bool { count == 0 }
 
     /// Appends an executed action (its first `width` components; missing ones are 0), dropping the oldest
-    /// when full. `origin` must be `.vla` or `.generator`; `frameTimestamp` is the VLA action's frame time.
-    public mutating func append(_ action: [Float], origin: ActionOrigin, frameTimestamp: Double = 0) {
+    /// when full. `origin` must be `.vla` or `.generator`; `frameTimestamp` is the VLA action's frame time;
+    /// `executedAt` the tick's time on the loop's clock (what `translationExecuted(since:)` windows by).
+    public mutating func append(_ action: [Float], origin: ActionOrigin, frameTimestamp: Double = 0, executedAt: Double = -.infinity) {
         precondition(origin != .hold, "ActionHistory holds executed actions only")
         let slot: Int
         if count == capacity {
             if tags[start] == .vla { vlaCount -= 1 }
+            droppedExecutedAt = max(droppedExecutedAt, executed[start])
             slot = start
             start = (start + 1) % capacity
         } else {
@@ -47,6 +55,7 @@ public struct ActionHistory: Sendable {
         let base = slot * Self.width
         for c in 0..<Self.width { storage[base + c] = c < action.count ? action[c] : 0 }
         tags[slot] = origin
+        executed[slot] = executedAt
         if origin == .vla {
             vlaCount += 1
             newestVLAFrameTimestamp = frameTimestamp
@@ -61,6 +70,32 @@ public struct ActionHistory: Sendable {
         count = 0
         vlaCount = 0
         newestVLAFrameTimestamp = nil
+        droppedExecutedAt = -.infinity
+    }
+
+    /// The translation (components 0…2, normalized units, each less `zero` — the normalized value of no
+    /// motion) summed over the held actions executed at or after `time`, and whether the history still holds
+    /// that whole window (false when an action executed since then already dropped out of the full ring).
+    /// A clear (hold, clamp, reconnect, e-stop, episode start) forgets what was executed before it.
+    public func translationExecuted(since time: Double, zero: (Float, Float, Float) = (0, 0, 0))
+        -> (x: Float, y: Float, z: Float, complete: Bool) {
+        var x: Float = 0, y: Float = 0, z: Float = 0
+        for i in 0..<count {
+            let slot = (start + i) % capacity
+            guard executed[slot] >= time else { continue }
+            let base = slot * Self.width
+            x += storage[base] - zero.0
+            y += storage[base + 1] - zero.1
+            z += storage[base + 2] - zero.2
+        }
+        return (x, y, z, droppedExecutedAt < time)
+    }
+
+    /// Generator-tagged actions after the newest VLA-tagged one (all held, when none is VLA-tagged).
+    public var generatedSinceVLA: Int {
+        var n = 0
+        while n < count && tags[(start + count - 1 - n) % capacity] == .generator { n += 1 }
+        return n
     }
 
     /// Component `component` of the `index`-th held action, oldest first.

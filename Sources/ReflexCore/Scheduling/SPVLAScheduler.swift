@@ -19,10 +19,22 @@ public struct SPVLAScheduler: Sendable {
     public init(settings: SchedulerSettings) { self.settings = settings }
 
     /// Whether the gate hands the next tick to the generator.
+    ///
+    /// `smith` (`SmithPredictor`): the history holds a VLA action followed by fewer than `maxGenerated`
+    /// generated ones, and the newest `stepSkip` actions pass the motion test.
     public func allowsGenerator(_ history: ActionHistory) -> Bool {
+        if settings.policy == .smith {
+            guard history.vlaCount > 0, history.generatedSinceVLA < settings.maxGenerated else { return false }
+            return newestPassMotionTest(history)
+        }
         guard settings.policy == .spvla, history.isFull, history.capacity == settings.buffer else { return false }
         // Freshness, as released: generated / n ≥ τ (1e-6 absorbs rounding: τ = 4/6 admits exactly 4 of 6).
         guard Double(history.vlaCount) + 1e-6 >= settings.tau * Double(history.capacity) else { return false }
+        return newestPassMotionTest(history)
+    }
+
+    /// Each of the newest `stepSkip` actions held passes the motion test.
+    func newestPassMotionTest(_ history: ActionHistory) -> Bool {
         for i in (history.count - min(settings.stepSkip, history.count))..<history.count {
             if !passesMotionTest(x: history.value(i, 0), y: history.value(i, 1), z: history.value(i, 2)) { return false }
         }
@@ -35,12 +47,10 @@ public struct SPVLAScheduler: Sendable {
     /// `maxActionAge` seconds old at `now` (a generated action extends that information and is never applied
     /// past the age a VLA result itself may have); each of the newest `stepSkip` actions held passes the motion
     /// test. With one action held the generator repeats it; from two on it fits the line.
+    /// `smith` uses the same gate (its generated steps are corrections of that VLA action).
     public func allowsGeneratorAsync(_ history: ActionHistory, now: Double, maxActionAge: Double) -> Bool {
-        guard settings.policy == .spvla, let vlaTime = history.newestVLAFrameTimestamp, now - vlaTime <= maxActionAge else { return false }
-        for i in (history.count - min(settings.stepSkip, history.count))..<history.count {
-            if !passesMotionTest(x: history.value(i, 0), y: history.value(i, 1), z: history.value(i, 2)) { return false }
-        }
-        return true
+        guard settings.policy != .none, let vlaTime = history.newestVLAFrameTimestamp, now - vlaTime <= maxActionAge else { return false }
+        return newestPassMotionTest(history)
     }
 
     /// The motion test for one action's translation.
