@@ -17,8 +17,7 @@ import Testing
         for i in 0..<7 { #expect(abs(out[i] - expected[i]) < 1e-6, "component \(i): \(out[i]) vs \(expected[i])") }
     }
 
-    /// An action at top speed — an axis at ≥ 0.9, or x and y of a planar move at full speed — bounds the error
-    /// from below: with `saturationFactor` k it assumes k times that bound, keeps full speed while it may, slows
+    /// An axis at top speed (≥ 0.9) bounds the error from below: with `saturationFactor` k it assumes k times that bound, keeps full speed while it may, slows
     /// down, and never reverses. Below top speed the correction may reverse. Results are clipped to ±1; `zero`
     /// shifts what "no motion" is for asymmetric statistics.
     @Test func saturationClipAndZero() {
@@ -33,8 +32,7 @@ import Testing
         #expect(close(once([1, 0, 0.5], executed: [[1, 0, 0.5]], gain: 0.5), [0.5, 0, 0.25]))      // 1 − 0.5·1
         #expect(close(once([1, 0, 0.5], executed: [[1, 0, 0.5]], gain: 1.9), [0, 0, -0.45]))       // x would reverse: stops; z may
         #expect(close(once([0.3, -0.4, 0], executed: [[0.3, -0.4, 0]], gain: 1.9), [-0.27, 0.36, 0]))  // below top speed: may reverse
-        #expect(close(once([0.7, 0.7, 0], executed: [[0.7, 0.7, 0]], gain: 0.5), [0.35, 0.35, 0]))     // a diagonal at full speed
-        #expect(close(once([0.7, 0.7, 0], executed: [[0.7, 0.7, 0]], gain: 1.9), [0, 0, 0]))           // … never reverses
+        #expect(close(once([0.7, 0.7, 0], executed: [[0.7, 0.7, 0]], gain: 1.9), [-0.63, -0.63, 0]))   // per axis: a diagonal is not saturated
         #expect(close(once([1, 0, 0], executed: [[1, 0, 0]], gain: 0.5, k: 2), [1, 0, 0]))             // k = 2: 2 − 0.5, clipped
         #expect(close(once([1, 0, 0], executed: [[1, 0, 0], [1, 0, 0], [1, 0, 0]], gain: 0.5, k: 2), [0.5, 0, 0]))  // 2 − 0.5·3
         let zero: (Float, Float, Float) = (0.2, 0.2, 0.2)  // normalized value of no motion

@@ -41,7 +41,7 @@ public struct SchedulerSettings: Sendable, Equatable {
     /// z_xy_ratio 0.6, z_max 0.3; n = 6, 4 of 6 VLA); v_min/v_max from the paper's text (unverified there).
     public init(policy: Policy = .none, buffer: Int = 6, tau: Double = 4.0 / 6.0, motionTest: MotionTest = .planar,
                 stepSkip: Int = 1, zXYRatio: Double = 0.6, zMax: Double = 0.3, vMin: Double = 0.04, vMax: Double = 0.2,
-                gain: Double = 0.6, maxGenerated: Int = 1, saturationFactor: Double = 2) {
+                gain: Double = 0.6, maxGenerated: Int = 1, saturationFactor: Double = 1.5) {
         self.policy = policy
         self.buffer = buffer
         self.tau = tau

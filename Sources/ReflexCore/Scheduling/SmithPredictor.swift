@@ -6,8 +6,7 @@
 /// normalized value of no motion), `e` the error the frame shows and `g` the policy's gain. Executing
 /// displacements `d₁…d_k` after the frame leaves the error `e − Σd`, so the action now is
 /// `a − g · Σd` per axis — exact for a linear policy with a goal that stays put, whatever the delay.
-/// An axis at saturation (|a| ≥ `saturation`), or x and y of an action whose planar speed is at saturation
-/// (a diagonal move at full speed), only says the error was *at least* `a / g`. The predictor
+/// An axis at saturation (|a| ≥ `saturation`) only says the error was *at least* `a / g`. The predictor
 /// then assumes `k · a / g` (`k` = `saturationFactor` ≥ 1): the axis keeps full speed until it has covered
 /// `(k − 1) · a / g` since the frame, then slows as above, and never reverses (it stops at 0 and waits for
 /// the next VLA result rather than guess past a goal it cannot see). `k` = 1 never overshoots but moves
@@ -30,22 +29,18 @@ public enum SmithPredictor {
         let moved = history.translationExecuted(since: frameTimestamp, zero: zero)
         guard moved.complete else { return false }
         let g = Float(gain), k = Float(saturationFactor)
-        // At top speed — an axis at saturation, or a planar move at full speed (a diagonal push) — the action
-        // only bounds the error from below on every axis that moves.
-        let fx = vla[0] - zero.0, fy = vla[1] - zero.1
-        let topSpeed = (fx * fx + fy * fy).squareRoot() >= saturation
-        func axis(_ a: Float, _ zero: Float, _ d: Float, planar: Bool) -> Float {
+        func axis(_ a: Float, _ zero: Float, _ d: Float) -> Float {
             let from = a - zero
             var to = from - g * d
-            if abs(from) >= saturation || (planar && topSpeed && from != 0) {  // a lower bound on the error: assume k times it, never reverse
+            if abs(from) >= saturation {  // a lower bound on the error: assume k times it, never reverse
                 to = k * from - g * d
                 if to * from < 0 { to = 0 }
             }
             return min(max(zero + to, -1), 1)
         }
-        out[0] = axis(vla[0], zero.0, moved.x, planar: true)
-        out[1] = axis(vla[1], zero.1, moved.y, planar: true)
-        out[2] = axis(vla[2], zero.2, moved.z, planar: false)
+        out[0] = axis(vla[0], zero.0, moved.x)
+        out[1] = axis(vla[1], zero.1, moved.y)
+        out[2] = axis(vla[2], zero.2, moved.z)
         for c in 3..<ActionHistory.width { out[c] = vla[c] }
         return true
     }
