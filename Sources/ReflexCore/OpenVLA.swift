@@ -20,44 +20,79 @@ public struct VisionEncoder: Sendable {
         self.std = std ?? defaults.std
     }
 
-    /// The encoder's input: resize-naive bicubic to its image size, then its normalization.
-    public func pixels(_ image: RGBImage) throws -> Tensor {
+    /// The image at the encoder's input size (resize-naive bicubic): what its patches see.
+    public func resized(_ image: RGBImage) throws -> RGBImage {
         let s = transformer.config.imageSize
-        let resized = (image.width == s && image.height == s) ? image : try BicubicResize.resize(image, width: s, height: s)
-        return resized.normalized(mean: mean, std: std)
+        return (image.width == s && image.height == s) ? image : try BicubicResize.resize(image, width: s, height: s)
+    }
+
+    /// The encoder's input: `resized`, then its normalization.
+    public func pixels(_ image: RGBImage) throws -> Tensor {
+        try resized(image).normalized(mean: mean, std: std)
     }
 }
 
-/// Wall-clock time of each stage of one action prediction, in milliseconds.
+/// The stages of one prediction, in pipeline order: frame → pixels → patch features → kept patches →
+/// projected tokens → prefill → action tokens. A new stage is one case here.
+public enum Stage: String, CaseIterable, Sendable, Codable {
+    case preprocess, vision, select, projector, prefill, decode
+}
+
+/// Milliseconds spent in each stage of one prediction (0 for a stage that did not run). JSON: one key per
+/// stage plus `total`.
 public struct StageTimings: Sendable, Equatable, Codable {
-    public var preprocess = 0.0
-    public var vision = 0.0
-    public var projector = 0.0
-    public var prefill = 0.0
-    public var decode = 0.0
-    public var total: Double { preprocess + vision + projector + prefill + decode }
+    private var ms: [Double] = [Double](repeating: 0, count: Stage.allCases.count)
 
     public init() {}
 
-    enum CodingKeys: String, CodingKey { case preprocess, vision, projector, prefill, decode, total }
-
-    public func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(preprocess, forKey: .preprocess)
-        try c.encode(vision, forKey: .vision)
-        try c.encode(projector, forKey: .projector)
-        try c.encode(prefill, forKey: .prefill)
-        try c.encode(decode, forKey: .decode)
-        try c.encode(total, forKey: .total)
+    public subscript(stage: Stage) -> Double {
+        get { ms[Self.index(stage)] }
+        set { ms[Self.index(stage)] = newValue }
     }
 
+    static func index(_ stage: Stage) -> Int {
+        switch stage {
+        case .preprocess: 0
+        case .vision: 1
+        case .select: 2
+        case .projector: 3
+        case .prefill: 4
+        case .decode: 5
+        }
+    }
+
+    public var preprocess: Double { get { self[.preprocess] } set { self[.preprocess] = newValue } }
+    public var vision: Double { get { self[.vision] } set { self[.vision] = newValue } }
+    public var select: Double { get { self[.select] } set { self[.select] = newValue } }
+    public var projector: Double { get { self[.projector] } set { self[.projector] = newValue } }
+    public var prefill: Double { get { self[.prefill] } set { self[.prefill] = newValue } }
+    public var decode: Double { get { self[.decode] } set { self[.decode] = newValue } }
+    public var total: Double { ms.reduce(0, +) }
+
+    /// Stage-wise combination (e.g. a median per stage across runs).
+    public static func combine(_ samples: [StageTimings], _ f: ([Double]) -> Double) -> StageTimings {
+        var out = StageTimings()
+        for stage in Stage.allCases { out[stage] = f(samples.map { $0[stage] }) }
+        return out
+    }
+
+    struct Key: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: Key.self)
+        for stage in Stage.allCases { try c.encode(self[stage], forKey: Key(stringValue: stage.rawValue)) }
+        try c.encode(total, forKey: Key(stringValue: "total"))
+    }
+
+    /// Missing stages read as 0 (JSON written before a stage existed).
     public init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        preprocess = try c.decode(Double.self, forKey: .preprocess)
-        vision = try c.decode(Double.self, forKey: .vision)
-        projector = try c.decode(Double.self, forKey: .projector)
-        prefill = try c.decode(Double.self, forKey: .prefill)
-        decode = try c.decode(Double.self, forKey: .decode)
+        let c = try decoder.container(keyedBy: Key.self)
+        for stage in Stage.allCases { self[stage] = try c.decodeIfPresent(Double.self, forKey: Key(stringValue: stage.rawValue)) ?? 0 }
     }
 }
 
@@ -108,6 +143,9 @@ public struct OpenVLA: Sendable {
         public var timings: StageTimings
         /// Logits of every prompt position [L, vocab rows], when requested.
         public var promptLogits: Tensor?
+        /// The patches the LLM read (ascending; every patch when nothing was pruned), and how many there were.
+        public var keptPatches: [Int] = []
+        public var totalPatches = 0
     }
 
     /// Per-encoder pixel tensors for an image (the preprocessing stage).
@@ -142,27 +180,43 @@ public struct OpenVLA: Sendable {
     ///   - actionTokensOnly: take the argmax over the action-token ids only (a speed-up that must not
     ///     change results on a well-trained model); otherwise over the whole vocabulary.
     ///   - keepPromptLogits: also return the logits of every prompt position.
+    ///   - selector: picks the patches the LLM reads (nil: all of them); `context` is what it knows of the robot.
     public func predict(image: RGBImage, promptIds: [Int], actionTokensOnly: Bool = false,
-                        keepPromptLogits: Bool = false) throws -> Prediction {
+                        keepPromptLogits: Bool = false, selector: (any VisualTokenSelector)? = nil,
+                        context: SelectionContext = SelectionContext()) throws -> Prediction {
         try checkPromptFits(promptTokens: promptIds.count)  // before anything is sized from the prompt
         var timings = StageTimings()
         var t0 = monotonicNanos()
-        func lap() -> Double {
+        func lap(_ stage: Stage) {
             let t = monotonicNanos()
-            defer { t0 = t }
-            return Double(t - t0) / 1e6
+            timings[stage] = Double(t - t0) / 1e6
+            t0 = t
         }
-        let pixels = try preprocess(image)
-        timings.preprocess = lap()
-        let features = try visionFeatures(pixels)
-        timings.vision = lap()
+        let images = try encoders.map { try $0.resized(image) }
+        let pixels = zip(encoders, images).map { $1.normalized(mean: $0.mean, std: $0.std) }
+        lap(.preprocess)
+        var features = try visionFeatures(pixels)
+        lap(.vision)
+        let all = numPatches
+        var kept = Array(0..<all)
+        if let selector {
+            let config = encoders[0].transformer.config
+            let grid = config.imageSize / config.patchSize
+            kept = try selector.select(SelectionInput(images: images, gridWidth: grid, gridHeight: grid,
+                                                      patchSize: config.patchSize, context: context))
+            guard !kept.isEmpty, kept.first! >= 0, kept.last! < all, zip(kept, kept.dropFirst()).allSatisfy({ $0 < $1 }) else {
+                throw TensorError.invalidArgument("visual-token selector \(selector.name): kept patches must be ascending, distinct and within 0..<\(all), got \(kept.count) starting \(kept.prefix(4))")
+            }
+            if kept.count < all { features = try features.gatherRows(kept) }
+        }
+        lap(.select)
         let projected = try projector(features)
-        timings.projector = lap()
+        lap(.projector)
         var result = try generate(embeddings: try inputEmbeddings(promptIds: promptIds, projected: projected),
                                   actionTokensOnly: actionTokensOnly, keepPromptLogits: keepPromptLogits)
-        result.timings.preprocess = timings.preprocess
-        result.timings.vision = timings.vision
-        result.timings.projector = timings.projector
+        for stage in [Stage.preprocess, .vision, .select, .projector] { result.timings[stage] = timings[stage] }
+        result.keptPatches = kept
+        result.totalPatches = all
         return result
     }
 

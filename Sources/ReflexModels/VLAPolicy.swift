@@ -8,18 +8,34 @@ public final class VLAPolicy {
     public let prompt: PromptBuilder
     public let statistics: ActionStatistics?
     public let precision: Precision
+    public let options: Options
     private var promptCache: [String: [Int]] = [:]
+    private let selector: (any VisualTokenSelector)?
+    /// The previous step's normalized action (what a selector may condition on); nil at an episode's start.
+    private var previousAction: [Float]?
+
+    /// How the policy runs, beside its weights: one value every command builds a policy from.
+    public struct Options: Sendable {
+        /// Visual-token pruning.
+        public var prune: PruneMethod
+        public init(prune: PruneMethod = .none) { self.prune = prune }
+    }
 
     /// Loads `directory` at `precision`; `unnormKey` picks the dataset statistics (required when the
     /// checkpoint has several).
-    public init(directory: String, precision: Precision = .fp32, unnormKey: String? = nil) throws {
+    public init(directory: String, precision: Precision = .fp32, unnormKey: String? = nil, options: Options = Options()) throws {
         let loader = try OpenVLALoader(directory: directory, precision: precision)
         self.directory = directory
         statistics = try loader.config.statistics(unnormKey: unnormKey, path: directory + "/config.json")
         prompt = try PromptBuilder(tokenizer: try Tokenizer(directory: directory), config: loader.config)
         model = try loader.load()
         self.precision = loader.precision
+        self.options = options
+        selector = options.prune.makeSelector()
     }
+
+    /// A new episode: nothing of the previous one conditions the next step.
+    public func reset() { previousAction = nil }
 
     /// One step's output.
     public struct Step: Sendable {
@@ -28,6 +44,9 @@ public final class VLAPolicy {
         public var normalizedAction: [Float]
         public var tokens: [Int]
         public var timings: StageTimings
+        /// The patches the language model read (ascending) out of `totalPatches`.
+        public var keptPatches: [Int]
+        public var totalPatches: Int
     }
 
     /// Predicts the action for `image` under `instruction`.
@@ -40,8 +59,11 @@ public final class VLAPolicy {
             promptCache[instruction] = ids
         }
         try model.checkPromptFits(promptTokens: ids.count)
-        let p = try model.predict(image: image, promptIds: ids)
+        let p = try model.predict(image: image, promptIds: ids, selector: selector,
+                                  context: SelectionContext(previousAction: previousAction))
+        previousAction = p.normalizedAction
         let action = try statistics?.unnormalize(p.normalizedAction) ?? p.normalizedAction
-        return Step(action: action, normalizedAction: p.normalizedAction, tokens: p.tokens, timings: p.timings)
+        return Step(action: action, normalizedAction: p.normalizedAction, tokens: p.tokens, timings: p.timings,
+                    keptPatches: p.keptPatches, totalPatches: p.totalPatches)
     }
 }

@@ -35,8 +35,14 @@ public struct VLAOutput: Sendable {
 /// A loaded checkpoint with the instruction it acts on.
 public final class InstructedPolicy: InstructableVLA {
     public let policy: VLAPolicy
-    /// The task (a robot board's `model.instruction`, or each simulated episode's).
-    public var instruction: String
+    /// The task (a robot board's `model.instruction`, or each simulated episode's). Setting it starts an
+    /// episode: nothing of the previous one conditions the next step.
+    public var instruction: String { didSet { policy.reset() } }
+    /// Patches the language model read, summed over inferences, and the inferences counted (for eval's
+    /// `mean_kept_patches`); `totalPatches` per inference.
+    public private(set) var keptPatchesSum = 0
+    public private(set) var inferences = 0
+    public private(set) var totalPatches = 0
 
     public init(_ policy: VLAPolicy, instruction: String) {
         self.policy = policy
@@ -45,6 +51,9 @@ public final class InstructedPolicy: InstructableVLA {
 
     public func infer(_ image: RGBImage) throws -> VLAOutput {
         let step = try policy.act(image, instruction: instruction)
+        keptPatchesSum += step.keptPatches.count
+        inferences += 1
+        totalPatches = step.totalPatches
         return VLAOutput(action: step.action, normalized: step.normalizedAction, seconds: step.timings.total / 1000)
     }
 }

@@ -104,20 +104,11 @@ struct BenchModel: ParsableCommand {
             gemmShares.append(total > 0 ? Double(GemmProfiler.nanoseconds) / 1e6 / total : 0)
             log.info("run \(i + 1): total \(String(format: "%.1f", total)) ms (prefill \(String(format: "%.1f", p.timings.prefill)), decode \(String(format: "%.1f", p.timings.decode)))")
         }
-        func median(_ f: (StageTimings) -> Double) -> Double {
-            let v = samples.map(f).sorted()
-            return v[v.count / 2]
-        }
-        var med = StageTimings()
-        med.preprocess = median(\.preprocess)
-        med.vision = median(\.vision)
-        med.projector = median(\.projector)
-        med.prefill = median(\.prefill)
-        med.decode = median(\.decode)
+        let med = StageTimings.combine(samples) { v in v.sorted()[v.count / 2] }
         let report = ModelBenchReport(
             model: name, precision: precision.rawValue, threads: Kernels.threads, runs: runs, promptTokens: promptIds.count,
             sequenceLength: promptIds.count + vla.numPatches, llmLayers: vla.llm.layers.count, latencyMs: med,
-            fullModelEstimateMs: layerScale == 1 ? nil : med.preprocess + med.vision + med.projector + (med.prefill + med.decode) * layerScale,
+            fullModelEstimateMs: layerScale == 1 ? nil : med.total + (med.prefill + med.decode) * (layerScale - 1),
             gemmShareOfTotal: precision == .fp32 ? gemmShares.sorted()[gemmShares.count / 2] : nil,
             loadMs: loadMs, peakRSSMB: Self.peakRSSMiB())
         if json {

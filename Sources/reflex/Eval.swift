@@ -37,6 +37,9 @@ struct Eval: ParsableCommand {
     @Option(help: "Linear-layer precision: fp32 or int8.")
     var quant: Precision = .fp32
 
+    @Option(help: "Visual-token pruning: none, or edges (SP-VLA's spatial set: the patches holding a Canny edge).")
+    var prune: PruneMethod = .none
+
     @Option(name: .customLong("min-success"), help: "Exit 1 if any task's success rate is below this (CI guard).")
     var minSuccess: Double?
 
@@ -77,7 +80,7 @@ struct Eval: ParsableCommand {
     func run() throws {
         let families = try taskFamilies(task)
         // `expert`: the scripted expert in the VLA's seat — the ceiling a scheduler reaches with a perfect policy.
-        let policy = model == Self.expertModel ? nil : try loadSimPolicy(model, precision: quant)
+        let policy = model == Self.expertModel ? nil : try loadSimPolicy(model, precision: quant, options: VLAPolicy.Options(prune: prune))
         let precision = policy?.precision.rawValue ?? "none"
         let latencyMs: Double? = { if case .fixed(let l) = vlaLatency { return l } else { return nil } }()
         let maxAge = mode == .sync ? Double.infinity : (maxActionAgeMs ?? latencyMs.map { 2 * $0 + 1000 / rate } ?? 1000)
@@ -86,8 +89,10 @@ struct Eval: ParsableCommand {
             ?? EpisodeRunner(vla: ExpertVLA(), statistics: ExpertVLA.statistics, options: options)
         var results: [TaskResult] = []
         let t0 = monotonicSeconds()
+        let instructed = runner.vla as? InstructedPolicy
         for family in families {
             var tally = EvalTally()
+            let (keptBefore, inferencesBefore) = (instructed?.keptPatchesSum ?? 0, instructed?.inferences ?? 0)
             for i in 0..<episodes {
                 let s = seed + UInt64(i)
                 let outcome = try runner.run(family: family, seed: s)
@@ -95,10 +100,15 @@ struct Eval: ParsableCommand {
                 if let why = outcome.stoppedBy { log.warning("\(family.rawValue) seed \(s): the loop stopped the episode at step \(outcome.steps): \(why)") }
                 log.info("\(family.rawValue) \(i + 1)/\(episodes) seed \(s): \(outcome.success ? "success" : "fail") in \(outcome.steps) steps (\(outcome.loop.generatorActions) generated) — \(tally.successes)/\(i + 1) so far (\(String(format: "%.0f", monotonicSeconds() - t0)) s)")
             }
-            results.append(tally.result(task: family.rawValue))
+            var result = tally.result(task: family.rawValue)
+            if let instructed, instructed.inferences > inferencesBefore {
+                result.meanKeptPatches = Double(instructed.keptPatchesSum - keptBefore) / Double(instructed.inferences - inferencesBefore)
+                result.totalPatches = instructed.totalPatches
+            }
+            results.append(result)
         }
         let overall = Double(results.map(\.successes).reduce(0, +)) / Double(results.count * episodes)
-        let config = EvalConfig(model: model, precision: precision, prune: "none", mode: mode.rawValue,
+        let config = EvalConfig(model: model, precision: precision, prune: prune.rawValue, mode: mode.rawValue,
                                 scheduler: schedulerOptions.scheduler.rawValue, rateHz: Nullable(mode == .async ? rate : nil),
                                 vlaLatencyMs: latencyMs.map { .number($0) } ?? .text("measured"),
                                 maxActionAgeMs: Nullable(mode == .async ? maxAge : nil), schedulerSettings: SchedulerSettingsJSON(schedulerOptions.settings))
@@ -176,6 +186,9 @@ struct Eval: ParsableCommand {
         var staleResults: Int
         /// Episodes the loop's stop path ended early (e.g. 10 policy errors in a row); each counts as a failure.
         var stoppedEpisodes: Int
+        /// Patches the language model read per VLA inference, on average, out of `totalPatches`.
+        var meanKeptPatches: Double?
+        var totalPatches: Int?
         /// Per episode, in seed order: what a paired comparison of two configurations needs.
         var episodeSuccess: [Bool]
         /// Encoded beside the keys above (`EvalOutput` merges them).
@@ -183,7 +196,7 @@ struct Eval: ParsableCommand {
         enum CodingKeys: String, CodingKey {
             case task, episodes, successes, ci95
             case successRate = "success_rate", meanSteps = "mean_steps", latencyMs = "latency_ms", vlaCalls = "vla_calls", staleResults = "stale_results"
-            case stoppedEpisodes = "stopped_episodes"
+            case stoppedEpisodes = "stopped_episodes", meanKeptPatches = "mean_kept_patches", totalPatches = "total_patches"
             case episodeSuccess = "episode_success"
         }
     }
@@ -281,12 +294,12 @@ let defaultSimModel: String = {
 }()
 
 /// Loads a simulator policy with its single dataset's statistics.
-func loadSimPolicy(_ dir: String, precision: Precision) throws -> VLAPolicy {
+func loadSimPolicy(_ dir: String, precision: Precision, options: VLAPolicy.Options = VLAPolicy.Options()) throws -> VLAPolicy {
     guard FileManager.default.fileExists(atPath: dir + "/config.json") else {
         throw CLIError.invalidInput("\(dir)/config.json: no checkpoint there (train one with tools/train_sim_policy.py)")
     }
     let t0 = monotonicSeconds()
-    let p = try VLAPolicy(directory: dir, precision: precision)
+    let p = try VLAPolicy(directory: dir, precision: precision, options: options)
     log.info("loaded \(dir) (\(p.precision.rawValue)) in \(String(format: "%.0f", (monotonicSeconds() - t0) * 1000)) ms")
     return p
 }

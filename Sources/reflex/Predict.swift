@@ -4,6 +4,7 @@ import ReflexCore
 import ReflexModels
 
 extension Precision: ExpressibleByArgument {}
+extension PruneMethod: ExpressibleByArgument {}
 
 /// `reflex predict`: one action from one image and instruction.
 struct Predict: ParsableCommand {
@@ -34,6 +35,9 @@ struct Predict: ParsableCommand {
     @Flag(help: "Restrict the argmax to the 256 action-token ids (faster; identical on a well-trained model).")
     var actionTokensOnly = false
 
+    @Option(help: "Visual-token pruning: none, or edges (SP-VLA's spatial set: the patches holding a Canny edge).")
+    var prune: PruneMethod = .none
+
     @OptionGroup var imageLimit: ImageLimitOptions
 
     @Flag(help: "Print one JSON object on stdout.")
@@ -49,20 +53,22 @@ struct Predict: ParsableCommand {
         let loadMs = Double(monotonicNanos() - t0) / 1e6
         log.info("loaded \(model) (\(loader.isQuantizedCheckpoint ? "int8 checkpoint" : quant.rawValue)) in \(String(format: "%.0f", loadMs)) ms")
         let ids = try PromptBuilder(tokenizer: tokenizer, config: loader.config).ids(instruction)
-        let prediction = try vla.predict(image: rgb, promptIds: ids, actionTokensOnly: actionTokensOnly)
+        let prediction = try vla.predict(image: rgb, promptIds: ids, actionTokensOnly: actionTokensOnly, selector: prune.makeSelector())
         let action = try stats?.unnormalize(prediction.normalizedAction) ?? prediction.normalizedAction
         if json {
             let out = PredictOutput(action: action, normalizedAction: prediction.normalizedAction, tokens: prediction.tokens,
                                     latencyMs: prediction.timings, loadMs: loadMs,
-                                    precision: loader.isQuantizedCheckpoint ? "int8" : quant.rawValue, promptTokens: ids.count)
+                                    precision: loader.isQuantizedCheckpoint ? "int8" : quant.rawValue, promptTokens: ids.count,
+                                    prune: prune.rawValue, keptPatches: prediction.keptPatches, totalPatches: prediction.totalPatches)
             try printJSON(out)
         } else {
             let t = prediction.timings
             print("action:            \(action.map { String(format: "%.4f", $0) }.joined(separator: " "))")
             print("normalized action: \(prediction.normalizedAction.map { String(format: "%.4f", $0) }.joined(separator: " "))")
             print("tokens:            \(prediction.tokens.map(String.init).joined(separator: " "))")
-            print(String(format: "latency ms: preprocess %.1f, vision %.1f, projector %.1f, prefill %.1f, decode %.1f, total %.1f",
-                         t.preprocess, t.vision, t.projector, t.prefill, t.decode, t.total))
+            print("latency ms:        " + Stage.allCases.map { String(format: "%@ %.1f", $0.rawValue, t[$0]) }.joined(separator: ", ")
+                  + String(format: ", total %.1f", t.total))
+            if prune != .none { print("patches:           \(prediction.keptPatches.count) of \(prediction.totalPatches) kept (\(prune.rawValue))") }
         }
     }
 }
@@ -76,9 +82,13 @@ struct PredictOutput: Encodable {
     var loadMs: Double
     var precision: String
     var promptTokens: Int
+    var prune: String
+    var keptPatches: [Int]
+    var totalPatches: Int
 
     enum CodingKeys: String, CodingKey {
-        case action, tokens, precision
+        case action, tokens, precision, prune
         case normalizedAction = "normalized_action", latencyMs = "latency_ms", loadMs = "load_ms", promptTokens = "prompt_tokens"
+        case keptPatches = "kept_patches", totalPatches = "total_patches"
     }
 }

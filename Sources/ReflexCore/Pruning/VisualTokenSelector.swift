@@ -1,0 +1,73 @@
+/// What a selector knows about the robot when it picks patches.
+public struct SelectionContext: Sendable {
+    /// The previous VLA action in the model's normalized units (nil at an episode's start).
+    public var previousAction: [Float]?
+    /// The end effector's pixel position in the encoder's input image (nil when unknown).
+    public var endEffectorPixel: (x: Double, y: Double)?
+
+    public init(previousAction: [Float]? = nil, endEffectorPixel: (x: Double, y: Double)? = nil) {
+        self.previousAction = previousAction
+        self.endEffectorPixel = endEffectorPixel
+    }
+}
+
+/// One prediction's patches, as a selector sees them.
+public struct SelectionInput {
+    /// The image each encoder saw (resized to its input size), in encoder order.
+    public let images: [RGBImage]
+    /// The patch grid (every encoder's: OpenVLA checks they agree) and the patch size in pixels.
+    public let gridWidth: Int
+    public let gridHeight: Int
+    public let patchSize: Int
+    public let context: SelectionContext
+
+    public init(images: [RGBImage], gridWidth: Int, gridHeight: Int, patchSize: Int, context: SelectionContext) {
+        self.images = images
+        self.gridWidth = gridWidth
+        self.gridHeight = gridHeight
+        self.patchSize = patchSize
+        self.context = context
+    }
+
+    public var patchCount: Int { gridWidth * gridHeight }
+}
+
+/// Picks the visual tokens the language model reads: it sits between the vision features and the projector,
+/// and the indices it returns apply to every encoder's patch stream (concatenated features), which are then
+/// packed contiguously for the LLM (positions renumbered, as SP-VLA's released code does).
+///
+/// Contract:
+/// - Threading: called on the thread running the prediction, once per prediction, never concurrently (a
+///   selector may keep scratch buffers; it is a class for that reason).
+/// - Result: patch indices (row-major, `py · gridWidth + px`), strictly ascending, within `0..<patchCount`,
+///   at least one. `OpenVLA.predict` checks this and throws naming the selector otherwise.
+/// - Ownership: it must not keep the input's images after returning.
+public protocol VisualTokenSelector: AnyObject {
+    /// A short name for logs and JSON (`edges`, `spvla`, …).
+    var name: String { get }
+    func select(_ input: SelectionInput) throws -> [Int]
+}
+
+/// SP-VLA's spatial set alone: every patch of the first encoder's input image holding a Canny edge pixel
+/// (OpenCV's defaults, low 100, high 200; `CannyEdges`). An image without edges keeps every patch.
+public final class EdgeSelector: VisualTokenSelector {
+    public let name = "edges"
+    public let low: Int
+    public let high: Int
+    private var canny: CannyEdges?
+
+    public init(low: Int = 100, high: Int = 200) {
+        self.low = low
+        self.high = high
+    }
+
+    public func select(_ input: SelectionInput) throws -> [Int] {
+        let image = input.images[0]
+        if canny?.width != image.width || canny?.height != image.height {
+            canny = CannyEdges(width: image.width, height: image.height, low: low, high: high)
+        }
+        canny!.detect(rgb: image.pixels)
+        let kept = canny!.edgePatches(patch: input.patchSize)
+        return kept.isEmpty ? Array(0..<input.patchCount) : kept
+    }
+}
