@@ -24,6 +24,9 @@ struct BenchModel: ParsableCommand {
     @Option(help: "Random-weight model of a real size: minivla or openvla-7b-layers.")
     var config: Preset?
 
+    @Option(help: "Visual-token pruning: none, or edges (SP-VLA's spatial set: the patches holding a Canny edge).")
+    var prune: PruneMethod = .none
+
     @Option(help: "Linear-layer precision: fp32 or int8.")
     var quant: Precision = .fp32
 
@@ -93,13 +96,16 @@ struct BenchModel: ParsableCommand {
 
         var samples: [StageTimings] = []
         var gemmShares: [Double] = []
-        _ = try vla.predict(image: frame, promptIds: promptIds, actionTokensOnly: actionTokensOnly)
+        var kept: [Int] = []
+        let selector = prune.makeSelector()
+        _ = try vla.predict(image: frame, promptIds: promptIds, actionTokensOnly: actionTokensOnly, selector: selector)
         for i in 0..<runs {
             GemmProfiler.reset()
             GemmProfiler.enabled = true
-            let p = try vla.predict(image: frame, promptIds: promptIds, actionTokensOnly: actionTokensOnly)
+            let p = try vla.predict(image: frame, promptIds: promptIds, actionTokensOnly: actionTokensOnly, selector: selector)
             GemmProfiler.enabled = false
             samples.append(p.timings)
+            kept.append(p.keptPatches.count)
             let total = p.timings.total
             gemmShares.append(total > 0 ? Double(GemmProfiler.nanoseconds) / 1e6 / total : 0)
             log.info("run \(i + 1): total \(String(format: "%.1f", total)) ms (prefill \(String(format: "%.1f", p.timings.prefill)), decode \(String(format: "%.1f", p.timings.decode)))")
@@ -107,16 +113,17 @@ struct BenchModel: ParsableCommand {
         let med = StageTimings.combine(samples) { v in v.sorted()[v.count / 2] }
         let report = ModelBenchReport(
             model: name, precision: precision.rawValue, threads: Kernels.threads, runs: runs, promptTokens: promptIds.count,
-            sequenceLength: promptIds.count + vla.numPatches, llmLayers: vla.llm.layers.count, latencyMs: med,
+            sequenceLength: promptIds.count + kept.sorted()[kept.count / 2], llmLayers: vla.llm.layers.count, latencyMs: med,
+            prune: prune.rawValue, keptPatches: kept.sorted()[kept.count / 2], totalPatches: vla.numPatches,
             fullModelEstimateMs: layerScale == 1 ? nil : med.total + (med.prefill + med.decode) * (layerScale - 1),
             gemmShareOfTotal: precision == .fp32 ? gemmShares.sorted()[gemmShares.count / 2] : nil,
             loadMs: loadMs, peakRSSMB: Self.peakRSSMiB())
         if json {
             try printJSON(report)
         } else {
-            print("model \(name) (\(precision.rawValue), \(Kernels.threads) threads, \(promptIds.count) prompt tokens + \(vla.numPatches) image tokens)")
-            print(String(format: "median of %d: preprocess %.1f ms, vision %.1f, projector %.1f, prefill %.1f, decode %.1f, total %.1f ms",
-                         runs, med.preprocess, med.vision, med.projector, med.prefill, med.decode, med.total))
+            print("model \(name) (\(precision.rawValue), \(Kernels.threads) threads, \(promptIds.count) prompt tokens + \(report.keptPatches) of \(vla.numPatches) image tokens\(prune == .none ? "" : ", pruning " + prune.rawValue))")
+            print("median of \(runs): " + Stage.allCases.map { String(format: "%@ %.1f ms", $0.rawValue, med[$0]) }.joined(separator: ", ")
+                  + String(format: ", total %.1f ms", med.total))
             if let est = report.fullModelEstimateMs {
                 print(String(format: "full %d-layer estimate: %.1f ms", Int(Double(vla.llm.layers.count) * layerScale), est))
             }
@@ -167,13 +174,18 @@ struct ModelBenchReport: Encodable {
     var sequenceLength: Int
     var llmLayers: Int
     var latencyMs: StageTimings
+    /// Pruning, and the median number of patches the language model read out of `totalPatches`.
+    var prune: String
+    var keptPatches: Int
+    var totalPatches: Int
     var fullModelEstimateMs: Double?
     var gemmShareOfTotal: Double?
     var loadMs: Double
     var peakRSSMB: Double
 
     enum CodingKeys: String, CodingKey {
-        case model, precision, threads, runs
+        case model, precision, threads, runs, prune
+        case keptPatches = "kept_patches", totalPatches = "total_patches"
         case promptTokens = "prompt_tokens", sequenceLength = "sequence_length", llmLayers = "llm_layers"
         case latencyMs = "latency_ms", fullModelEstimateMs = "full_model_estimate_ms", gemmShareOfTotal = "gemm_share_of_total"
         case loadMs = "load_ms", peakRSSMB = "peak_rss_mb"
