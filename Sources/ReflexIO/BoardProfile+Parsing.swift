@@ -87,7 +87,7 @@ extension BoardProfile {
         let pr = try prNode.mapping(known: ["enabled", "keep_tokens"])
         let scNode = opt(acc, "scheduler", accNode)
         let sc = try scNode.mapping(known: ["mode", "policy", "buffer", "tau", "motion_test", "step_skip", "z_xy_ratio", "z_max",
-                                            "v_min", "v_max", "gain", "max_generated", "saturation_factor",
+                                            "v_min", "v_max", "gain", "max_generated", "saturation_factor", "transit_only",
                                             "max_action_age_ms"])
         let defaults = SchedulerSettings()
         let settings = SchedulerSettings(
@@ -102,7 +102,8 @@ extension BoardProfile {
             vMax: try opt(sc, "v_max", scNode).double(0...1000, default: defaults.vMax),
             gain: try opt(sc, "gain", scNode).double(0...2, default: defaults.gain),
             maxGenerated: try opt(sc, "max_generated", scNode).int(0...64, default: defaults.maxGenerated),
-            saturationFactor: try opt(sc, "saturation_factor", scNode).double(1...10, default: defaults.saturationFactor))
+            saturationFactor: try opt(sc, "saturation_factor", scNode).double(1...10, default: defaults.saturationFactor),
+            transitOnly: try opt(sc, "transit_only", scNode).bool(default: defaults.transitOnly))
         if let p = settings.problem { throw opt(sc, p.key, scNode).error(p.message) }
         let period = 1000 / rate
         let maxActionAge = try opt(sc, "max_action_age_ms", scNode).double(0...600_000, default: max(1000, period))

@@ -233,15 +233,15 @@ struct Eval: ParsableCommand {
     /// The scheduler's parameters under their profile keys.
     struct SchedulerSettingsJSON: Encodable {
         var buffer: Int, tau: Double, motionTest: String, stepSkip: Int, zXYRatio: Double, zMax: Double, vMin: Double, vMax: Double
-        var gain: Double, maxGenerated: Int, saturationFactor: Double
+        var gain: Double, maxGenerated: Int, saturationFactor: Double, transitOnly: Bool
         init(_ s: SchedulerSettings) {
             buffer = s.buffer; tau = s.tau; motionTest = s.motionTest.rawValue; stepSkip = s.stepSkip
-            zXYRatio = s.zXYRatio; zMax = s.zMax; vMin = s.vMin; vMax = s.vMax; gain = s.gain; maxGenerated = s.maxGenerated; saturationFactor = s.saturationFactor
+            zXYRatio = s.zXYRatio; zMax = s.zMax; vMin = s.vMin; vMax = s.vMax; gain = s.gain; maxGenerated = s.maxGenerated; saturationFactor = s.saturationFactor; transitOnly = s.transitOnly
         }
         enum CodingKeys: String, CodingKey {
             case buffer, tau, gain
             case motionTest = "motion_test", stepSkip = "step_skip", zXYRatio = "z_xy_ratio", zMax = "z_max", vMin = "v_min", vMax = "v_max"
-            case maxGenerated = "max_generated", saturationFactor = "saturation_factor"
+            case maxGenerated = "max_generated", saturationFactor = "saturation_factor", transitOnly = "transit_only"
         }
     }
 

@@ -44,9 +44,13 @@ struct SchedulerOptions: ParsableArguments {
     @Option(name: .customLong("saturation-factor"), help: "smith: a saturated action bounds the error from below; assume this many times that bound (1 never overshoots).")
     var saturationFactor: Double = SchedulerSettings().saturationFactor
 
+    @Option(name: .customLong("transit-only"), help: "smith in sync mode: generate only after a VLA action at top speed (true) or after any (false).")
+    var transitOnly: Bool = SchedulerSettings().transitOnly
+
     var settings: SchedulerSettings {
         SchedulerSettings(policy: scheduler, buffer: buffer, tau: tau, motionTest: motionTest, stepSkip: stepSkip,
-                          zXYRatio: zXYRatio, zMax: zMax, vMin: vMin, vMax: vMax, gain: gain, maxGenerated: maxGenerated, saturationFactor: saturationFactor)
+                          zXYRatio: zXYRatio, zMax: zMax, vMin: vMin, vMax: vMax, gain: gain, maxGenerated: maxGenerated, saturationFactor: saturationFactor,
+                          transitOnly: transitOnly)
     }
 
     func validate() throws {

@@ -85,7 +85,7 @@ import Testing
 
     /// `sync` gate under `smith`: a VLA step, then at most `maxGenerated` generated ones; motion test applies.
     @Test func syncGateAllowsMaxGeneratedAfterEachVLAStep() {
-        let s = SPVLAScheduler(settings: SchedulerSettings(policy: .smith, buffer: 6, zXYRatio: 100, zMax: 100, maxGenerated: 2))
+        let s = SPVLAScheduler(settings: SchedulerSettings(policy: .smith, buffer: 6, zXYRatio: 100, zMax: 100, maxGenerated: 2, transitOnly: false))
         var h = ActionHistory(capacity: 6)
         #expect(!s.allowsGenerator(h))  // nothing to correct
         h.append([0.3, 0.1, 0, 0, 0, 0, 1], origin: .vla)
@@ -94,10 +94,25 @@ import Testing
         #expect(s.allowsGenerator(h) && h.generatedSinceVLA == 1)
         h.append([0.3, 0.1, 0, 0, 0, 0, 1], origin: .generator)
         #expect(!s.allowsGenerator(h) && h.generatedSinceVLA == 2)
-        let planar = SPVLAScheduler(settings: SchedulerSettings(policy: .smith, maxGenerated: 2))
+        let planar = SPVLAScheduler(settings: SchedulerSettings(policy: .smith, maxGenerated: 2, transitOnly: false))
         var down = ActionHistory(capacity: 6)
         down.append([0, 0, -0.5, 0, 0, 0, 1], origin: .vla)  // a descent fails the released planar test
         #expect(!planar.allowsGenerator(down))
+    }
+
+    /// `transitOnly` (the default): generated steps only follow a VLA action at top speed on some axis.
+    @Test func transitOnlyGateNeedsATopSpeedVLAAction() {
+        let s = SPVLAScheduler(settings: SchedulerSettings(policy: .smith, zXYRatio: 100, zMax: 100))
+        var h = ActionHistory(capacity: 6)
+        h.append([0.3, 0.1, 0, 0, 0, 0, 1], origin: .vla)
+        #expect(!s.allowsGenerator(h))                     // a fine approach: the VLA again
+        h.append([0.95, -0.2, 0, 0, 0, 0, 1], origin: .vla)
+        #expect(s.allowsGenerator(h))                      // a transit
+        h.append([0.4, -0.1, 0, 0, 0, 0, 1], origin: .generator)
+        #expect(!s.allowsGenerator(h))                     // max_generated 1 reached
+        var z = ActionHistory(capacity: 6)
+        z.append([0.05, 0, -0.95, 0, 0, 0, 1], origin: .vla)  // a descent at top speed counts
+        #expect(s.allowsGenerator(z))
     }
 
     @Test func settingsNameTheBadKey() {

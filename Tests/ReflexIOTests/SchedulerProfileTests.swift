@@ -20,8 +20,8 @@ import Testing
                                        file: "p.yaml").acceleration.scheduler
         #expect(a.mode == .async && a.maxActionAgeMs == 600)
         #expect(a.settings == SchedulerSettings(policy: .spvla, buffer: 8, tau: 0.5, motionTest: .speed, stepSkip: 2, zXYRatio: 1, zMax: 0.5, vMin: 0.01, vMax: 0.5))
-        let s2 = try BoardProfile.parse(with("mode: async, policy: smith, buffer: 12, gain: 0.5, max_generated: 2"), file: "p.yaml").acceleration.scheduler
-        #expect(s2.settings == SchedulerSettings(policy: .smith, buffer: 12, gain: 0.5, maxGenerated: 2))
+        let s2 = try BoardProfile.parse(with("mode: async, policy: smith, buffer: 12, gain: 0.5, max_generated: 2, transit_only: false"), file: "p.yaml").acceleration.scheduler
+        #expect(s2.settings == SchedulerSettings(policy: .smith, buffer: 12, gain: 0.5, maxGenerated: 2, transitOnly: false))
     }
 
     @Test func badValuesNameTheKey() {

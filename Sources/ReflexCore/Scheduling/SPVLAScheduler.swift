@@ -21,10 +21,17 @@ public struct SPVLAScheduler: Sendable {
     /// Whether the gate hands the next tick to the generator.
     ///
     /// `smith` (`SmithPredictor`): the history holds a VLA action followed by fewer than `maxGenerated`
-    /// generated ones, and the newest `stepSkip` actions pass the motion test.
+    /// generated ones; with `transitOnly`, that VLA action is at top speed on some axis (|a| ≥ 0.9: a
+    /// transit, where the correction only slows down, never a fine approach or contact); and the newest
+    /// `stepSkip` actions pass the motion test.
     public func allowsGenerator(_ history: ActionHistory) -> Bool {
         if settings.policy == .smith {
             guard history.vlaCount > 0, history.generatedSinceVLA < settings.maxGenerated else { return false }
+            if settings.transitOnly {
+                let i = history.count - 1 - history.generatedSinceVLA  // the newest VLA action
+                let top = max(abs(history.value(i, 0)), abs(history.value(i, 1)), abs(history.value(i, 2)))
+                guard top >= SmithPredictor.saturation else { return false }
+            }
             return newestPassMotionTest(history)
         }
         guard settings.policy == .spvla, history.isFull, history.capacity == settings.buffer else { return false }

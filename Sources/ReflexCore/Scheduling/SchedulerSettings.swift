@@ -36,12 +36,14 @@ public struct SchedulerSettings: Sendable, Equatable {
     /// `smith`: a saturated action only bounds the error from below; the predictor assumes this many times
     /// that bound (1: never overshoots, slow transit; see `SmithPredictor`).
     public var saturationFactor: Double
+    /// `smith` in `sync`: generate only after a VLA action at top speed (a transit); false: after any.
+    public var transitOnly: Bool
 
     /// Defaults: the released code's (the "default" row its LeRobot port uses: step_skip 1,
     /// z_xy_ratio 0.6, z_max 0.3; n = 6, 4 of 6 VLA); v_min/v_max from the paper's text (unverified there).
     public init(policy: Policy = .none, buffer: Int = 6, tau: Double = 4.0 / 6.0, motionTest: MotionTest = .planar,
                 stepSkip: Int = 1, zXYRatio: Double = 0.6, zMax: Double = 0.3, vMin: Double = 0.04, vMax: Double = 0.2,
-                gain: Double = 0.6, maxGenerated: Int = 1, saturationFactor: Double = 1.5) {
+                gain: Double = 0.6, maxGenerated: Int = 1, saturationFactor: Double = 1.5, transitOnly: Bool = true) {
         self.policy = policy
         self.buffer = buffer
         self.tau = tau
@@ -54,6 +56,7 @@ public struct SchedulerSettings: Sendable, Equatable {
         self.gain = gain
         self.maxGenerated = maxGenerated
         self.saturationFactor = saturationFactor
+        self.transitOnly = transitOnly
     }
 
     /// How many executed actions the loop's history keeps: `buffer` (the released scheduler's n), or under
