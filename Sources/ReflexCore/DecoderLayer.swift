@@ -61,16 +61,17 @@ public struct DecoderLayer: Sendable {
         self.gate = gate; self.up = up; self.down = down
     }
 
-    /// Runs the block on x [T, hidden] whose rows are the next T positions after `cache.count`.
-    /// Appends this step's keys and values to `cache`.
-    public func callAsFunction(_ x: Tensor, cache: inout KVCache, rope: RotaryEmbedding) throws -> Tensor {
+    /// Runs the block on x [T, hidden] whose rows follow the cache's (causally); their rotary positions are
+    /// `cache.count + positionShift + t`, or `positions` when given. Appends this step's keys and values to `cache`.
+    public func callAsFunction(_ x: Tensor, cache: inout KVCache, rope: RotaryEmbedding,
+                               positions: [Int]? = nil, positionShift: Int = 0) throws -> Tensor {
         let c = config
-        let start = cache.count
+        let start = cache.count + positionShift
         let h = try x.rmsNorm(weight: inputNorm, eps: c.rmsEps)
         var qs = try q(h), ks = try k(h)
         let vs = try v(h)
-        try rope.apply(&qs, heads: c.heads, start: start)
-        try rope.apply(&ks, heads: c.kvHeads, start: start)
+        try rope.apply(&qs, heads: c.heads, start: start, positions: positions)
+        try rope.apply(&ks, heads: c.kvHeads, start: start, positions: positions)
         try cache.append(keys: ks, values: vs)
         let attn = try Attention.cached(q: qs, cache: cache, heads: c.heads)
         var out = x

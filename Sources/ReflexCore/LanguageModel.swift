@@ -192,13 +192,14 @@ public struct CausalLM: Sendable {
     public func embed(_ ids: [Int]) throws -> Tensor { try embedTokens.embedding(ids) }
 
     /// Runs the decoder over embeddings [T, hidden] (the next T positions) and returns the final
-    /// normalized hidden states [T, hidden].
-    public func forward(_ embeddings: Tensor, caches: inout [KVCache]) throws -> Tensor {
+    /// normalized hidden states [T, hidden]. Rotary positions: `positions` when given, else the cache's count plus
+    /// `positionShift` onwards (a prompt whose pruned tokens kept their original positions decodes after the gap).
+    public func forward(_ embeddings: Tensor, caches: inout [KVCache], positions: [Int]? = nil, positionShift: Int = 0) throws -> Tensor {
         guard caches.count == layers.count else {
             throw TensorError.invalidArgument("CausalLM: \(caches.count) caches for \(layers.count) layers")
         }
         var h = embeddings
-        for i in layers.indices { h = try layers[i](h, cache: &caches[i], rope: rope) }
+        for i in layers.indices { h = try layers[i](h, cache: &caches[i], rope: rope, positions: positions, positionShift: positionShift) }
         return try h.rmsNorm(weight: norm, eps: config.rmsNormEps)
     }
 

@@ -23,6 +23,7 @@ extension OpenVLA {
                               seed: UInt64 = 1, actionVocab: Int? = nil) throws -> OpenVLA {
         var r = RandomWeights(rng: SplitMix64(seed: seed))
         let ones = { (n: Int) in Tensor(shape: [n]) { _ in 1 } }
+        var probeWeights = RandomWeights(rng: SplitMix64(seed: seed &+ 0x5EED_0F_A77E))
         var encoders: [VisionEncoder] = []
         for c in vision {
             let d = c.width
@@ -38,7 +39,10 @@ extension OpenVLA {
                 config: c, patchWeight: r.tensor([d, 3, c.patchSize, c.patchSize]), patchBias: r.tensor([d]),
                 classToken: c.family == .dinov2 ? r.tensor([d]) : nil,
                 registerTokens: c.registers > 0 ? r.tensor([c.registers, d]) : nil,
-                positionEmbedding: r.tensor([c.numPatches, d]), blocks: blocks)
+                positionEmbedding: r.tensor([c.numPatches, d]), blocks: blocks,
+                // The last block's attention probe, from its own stream so the other weights stay what they were.
+                probe: ViTAttentionProbe(norm: (ones(d), probeWeights.tensor([d])),
+                                         queryKey: try probeWeights.linear(2 * d, d, bias: true, int8: int8)))
             encoders.append(VisionEncoder(vit))
         }
         let width = vision.reduce(0) { $0 + $1.width }, hidden = text.hiddenSize

@@ -152,12 +152,24 @@ public struct OpenVLA: Sendable {
     public func preprocess(_ image: RGBImage) throws -> [Tensor] { try encoders.map { try $0.pixels(image) } }
 
     /// Concatenated patch features [numPatches, Σ widths] from preprocessed pixels.
-    public func visionFeatures(_ pixels: [Tensor]) throws -> Tensor {
+    public func visionFeatures(_ pixels: [Tensor]) throws -> Tensor { try encode(pixels, attention: nil).features }
+
+    /// The encoder whose self-attention scores patches: the SigLIP one, or the only one (SP-VLA's choice).
+    public var scoringEncoder: Int { encoders.firstIndex { $0.transformer.config.family == .siglip } ?? encoders.count - 1 }
+
+    /// Concatenated patch features and, when `attention` names a block, the scoring encoder's mean attention
+    /// per patch in that block (`VisionTransformer.encode`).
+    public func encode(_ pixels: [Tensor], attention: AttentionBlock?) throws -> VisionTransformer.Encoding {
         guard pixels.count == encoders.count else {
             throw TensorError.invalidArgument("OpenVLA: \(pixels.count) pixel tensors for \(encoders.count) encoders")
         }
-        let feats = try zip(encoders, pixels).map { try $0.transformer.features($1) }
-        return feats.count == 1 ? feats[0] : try Tensor.concat(feats, axis: 1)
+        let scorer = scoringEncoder
+        let encoded = try zip(encoders, pixels).enumerated().map { i, pair in
+            try pair.0.transformer.encode(pair.1, attention: i == scorer ? attention : nil)
+        }
+        var result = encoded[scorer]
+        if encoded.count > 1 { result.features = try Tensor.concat(encoded.map(\.features), axis: 1) }
+        return result
     }
 
     /// The multimodal input embeddings: [embed(prompt[..<i]), projected patches, embed(prompt[i...])]
@@ -181,9 +193,11 @@ public struct OpenVLA: Sendable {
     ///     change results on a well-trained model); otherwise over the whole vocabulary.
     ///   - keepPromptLogits: also return the logits of every prompt position.
     ///   - selector: picks the patches the LLM reads (nil: all of them); `context` is what it knows of the robot.
+    ///   - positions: the kept tokens' rotary positions: packed (renumbered, as SP-VLA releases it) or original.
     public func predict(image: RGBImage, promptIds: [Int], actionTokensOnly: Bool = false,
                         keepPromptLogits: Bool = false, selector: (any VisualTokenSelector)? = nil,
-                        context: SelectionContext = SelectionContext()) throws -> Prediction {
+                        context: SelectionContext = SelectionContext(),
+                        positions: TokenPositions = .packed) throws -> Prediction {
         try checkPromptFits(promptTokens: promptIds.count)  // before anything is sized from the prompt
         var timings = StageTimings()
         var t0 = monotonicNanos()
@@ -195,37 +209,58 @@ public struct OpenVLA: Sendable {
         let images = try encoders.map { try $0.resized(image) }
         let pixels = zip(encoders, images).map { $1.normalized(mean: $0.mean, std: $0.std) }
         lap(.preprocess)
-        var features = try visionFeatures(pixels)
+        let encoding = try encode(pixels, attention: selector?.attentionBlock)
+        var features = encoding.features
         lap(.vision)
+        // The scores are the selector's cost: moved from the vision stage to the select stage.
+        let scoreMs = Double(encoding.attentionNanos) / 1e6
+        timings.vision -= scoreMs
         let all = numPatches
         var kept = Array(0..<all)
         if let selector {
             let config = encoders[0].transformer.config
             let grid = config.imageSize / config.patchSize
             kept = try selector.select(SelectionInput(images: images, gridWidth: grid, gridHeight: grid,
-                                                      patchSize: config.patchSize, context: context))
+                                                      patchSize: config.patchSize, attention: encoding.patchAttention,
+                                                      context: context))
             guard !kept.isEmpty, kept.first! >= 0, kept.last! < all, zip(kept, kept.dropFirst()).allSatisfy({ $0 < $1 }) else {
                 throw TensorError.invalidArgument("visual-token selector \(selector.name): kept patches must be ascending, distinct and within 0..<\(all), got \(kept.count) starting \(kept.prefix(4))")
             }
             if kept.count < all { features = try features.gatherRows(kept) }
         }
         lap(.select)
+        timings.select += scoreMs
         let projected = try projector(features)
         lap(.projector)
+        var ids: [Int]?
+        if positions == .original && kept.count < all {
+            ids = originalPositions(promptTokens: promptIds.count, kept: kept)
+        }
         var result = try generate(embeddings: try inputEmbeddings(promptIds: promptIds, projected: projected),
-                                  actionTokensOnly: actionTokensOnly, keepPromptLogits: keepPromptLogits)
+                                  actionTokensOnly: actionTokensOnly, keepPromptLogits: keepPromptLogits,
+                                  positions: ids, positionShift: all - kept.count)
         for stage in [Stage.preprocess, .vision, .select, .projector] { result.timings[stage] = timings[stage] }
         result.keptPatches = kept
         result.totalPatches = all
         return result
     }
 
-    /// Greedy decoding of `actionDims` tokens after prefilling `embeddings` [L, hidden].
-    public func generate(embeddings: Tensor, actionTokensOnly: Bool, keepPromptLogits: Bool) throws -> Prediction {
+    /// The rotary positions of a prompt whose image tokens were pruned to `kept` but keep the positions they had in
+    /// the full sequence: text before the image, `imageInsertIndex + kept[k]`, then the text after the full image.
+    public func originalPositions(promptTokens: Int, kept: [Int]) -> [Int] {
+        let i = imageInsertIndex
+        return Array(0..<i) + kept.map { i + $0 } + Array((i + numPatches)..<(promptTokens + numPatches))
+    }
+
+    /// Greedy decoding of `actionDims` tokens after prefilling `embeddings` [L, hidden]. `positions`: the prompt's
+    /// rotary positions (nil: 0..<L); generated tokens then sit at L + `positionShift` onwards (the pruned gap).
+    public func generate(embeddings: Tensor, actionTokensOnly: Bool, keepPromptLogits: Bool,
+                         positions: [Int]? = nil, positionShift: Int = 0) throws -> Prediction {
         var timings = StageTimings()
         var caches = llm.makeCaches(capacity: embeddings.shape[0] + actionDims)
+        let shift = positions == nil ? 0 : positionShift
         var t0 = monotonicNanos()
-        let hidden = try llm.forward(embeddings, caches: &caches)
+        let hidden = try llm.forward(embeddings, caches: &caches, positions: positions)
         let last = try hidden.slice(axis: 0, (hidden.shape[0] - 1)..<hidden.shape[0])
         var promptLogits: Tensor?
         var next: Int
@@ -240,7 +275,7 @@ public struct OpenVLA: Sendable {
         t0 = monotonicNanos()
         var tokens = [next]
         while tokens.count < actionDims {
-            let h = try llm.forward(try llm.embed([next]), caches: &caches)
+            let h = try llm.forward(try llm.embed([next]), caches: &caches, positionShift: shift)
             next = try nextToken(h, actionTokensOnly, step: tokens.count)
             tokens.append(next)
         }

@@ -43,15 +43,23 @@ public struct RotaryEmbedding: Sendable {
         sinTable = s
     }
 
-    /// Rotates every head of x [T, heads × headDim] in place; row t is at position `start + t`.
-    public func apply(_ x: inout Tensor, heads: Int, start: Int) throws {
+    /// Rotates every head of x [T, heads × headDim] in place; row t is at position `start + t`, or at
+    /// `positions[t]` when given (a pruned prompt that keeps its original positions has gaps).
+    public func apply(_ x: inout Tensor, heads: Int, start: Int, positions: [Int]? = nil) throws {
         guard x.rank == 2, x.lastDim == heads * headDim else {
             throw TensorError.shapeMismatch(op: "rope", "input \(x.shape) for \(heads) heads of \(headDim)")
         }
         let t = x.shape[0]
-        guard start >= 0, start + t <= maxPositions else {
-            throw TensorError.invalidArgument(
-                "rope: positions \(start)..<\(start + t) exceed the table of \(maxPositions) positions")
+        if let positions {
+            guard positions.count == t, positions.allSatisfy({ $0 >= 0 && $0 < maxPositions }) else {
+                throw TensorError.invalidArgument(
+                    "rope: \(positions.count) positions for \(t) rows, or one outside the table of \(maxPositions) positions")
+            }
+        } else {
+            guard start >= 0, start + t <= maxPositions else {
+                throw TensorError.invalidArgument(
+                    "rope: positions \(start)..<\(start + t) exceed the table of \(maxPositions) positions")
+            }
         }
         let half = headDim / 2, width = x.lastDim, hd = headDim
         let cs = cosTable.storage.pointer, sn = sinTable.storage.pointer
@@ -60,7 +68,8 @@ public struct RotaryEmbedding: Sendable {
         parallelRows(t, minRows: 16) { range in
             for r in range {
                 let row = p + r * width
-                let c = cs + (start + r) * half, s = sn + (start + r) * half
+                let position = positions?[r] ?? start + r
+                let c = cs + position * half, s = sn + position * half
                 for h in 0..<heads { rk_rope_half(row + h * hd, c, s, hd) }
             }
         }

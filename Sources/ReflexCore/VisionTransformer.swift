@@ -79,11 +79,14 @@ public struct ViTBlock: Sendable {
         self.ls2 = ls2
     }
 
-    func callAsFunction(_ x: Tensor, config c: VisionConfig) throws -> Tensor {
+    /// The block's output for x [tokens, width]; `queriesAndKeys`, when given, sees the attention's q and k.
+    func callAsFunction(_ x: Tensor, config c: VisionConfig,
+                        queriesAndKeys: ((Tensor, Tensor) throws -> Void)? = nil) throws -> Tensor {
         let d = c.width
         let h = try x.layerNorm(weight: norm1.weight, bias: norm1.bias, eps: c.normEps)
         let qkvOut = try qkv(h)
         let q = try qkvOut.slice(axis: 1, 0..<d), k = try qkvOut.slice(axis: 1, d..<(2 * d))
+        try queriesAndKeys?(q, k)
         let v = try qkvOut.slice(axis: 1, (2 * d)..<(3 * d))
         let attn = try Attention.scaledDotProduct(q: q, k: k, v: v, keyCount: x.shape[0], heads: c.heads,
                                                   kvHeads: c.heads, causal: false)
@@ -110,9 +113,12 @@ public struct VisionTransformer: Sendable {
     public let registerTokens: Tensor?  // [registers, width]
     public let positionEmbedding: Tensor  // [numPatches or prefix + numPatches, width]
     public let blocks: [ViTBlock]
+    /// The last block's LayerNorm and q/k rows, for SP-VLA's semantic score (nil when not loaded).
+    public let probe: ViTAttentionProbe?
 
     public init(config: VisionConfig, patchWeight: Tensor, patchBias: Tensor, classToken: Tensor?,
-                registerTokens: Tensor?, positionEmbedding: Tensor, blocks: [ViTBlock]) throws {
+                registerTokens: Tensor?, positionEmbedding: Tensor, blocks: [ViTBlock],
+                probe: ViTAttentionProbe? = nil) throws {
         try config.validate()
         let d = config.width
         guard patchWeight.shape == [d, 3, config.patchSize, config.patchSize], patchBias.count == d else {
@@ -131,6 +137,10 @@ public struct VisionTransformer: Sendable {
         guard blocks.count >= config.depth - 1 else {
             throw TensorError.invalidArgument("VisionTransformer: \(blocks.count) blocks, features need \(config.depth - 1)")
         }
+        if let probe, probe.queryKey.outFeatures != 2 * d || probe.queryKey.inFeatures != d
+            || probe.norm.weight.count != d || probe.norm.bias.count != d {
+            throw TensorError.shapeMismatch(op: "VisionTransformer", "attention probe q/k [\(probe.queryKey.outFeatures), \(probe.queryKey.inFeatures)] for width \(d) (expected [\(2 * d), \(d)])")
+        }
         self.config = config
         self.patchWeight = patchWeight
         self.patchBias = patchBias
@@ -138,11 +148,15 @@ public struct VisionTransformer: Sendable {
         self.registerTokens = try registerTokens?.reshaped([config.registers, d])
         self.positionEmbedding = try positionEmbedding.reshaped([rows, d])
         self.blocks = blocks
+        self.probe = probe
     }
 
     /// Patch features [numPatches, width] of a normalized image [3, imageSize, imageSize], taken from
     /// the output of the second-to-last block.
-    public func features(_ image: Tensor) throws -> Tensor {
+    public func features(_ image: Tensor) throws -> Tensor { try encode(image, attention: nil).features }
+
+    /// The token sequence the first block reads: patch embeddings, prefix tokens, position embeddings.
+    func embed(_ image: Tensor) throws -> Tensor {
         let c = config
         guard image.shape == [3, c.imageSize, c.imageSize] else {
             throw TensorError.shapeMismatch(op: "VisionTransformer", "image \(image.shape), expected [3, \(c.imageSize), \(c.imageSize)]")
@@ -159,7 +173,6 @@ public struct VisionTransformer: Sendable {
             if !prefix.isEmpty { x = try Tensor.concat(prefix + [x], axis: 0) }
             try x.add(positionEmbedding)
         }
-        for block in blocks.prefix(c.depth - 1) { x = try block(x, config: c) }
-        return try x.slice(axis: 0, c.prefixTokens..<(c.prefixTokens + c.numPatches))
+        return x
     }
 }

@@ -84,7 +84,7 @@ extension BoardProfile {
         let accNode = try section("acceleration", required: false)
         let acc = try accNode.mapping(known: ["pruning", "scheduler"])
         let prNode = opt(acc, "pruning", accNode)
-        let pr = try prNode.mapping(known: ["enabled", "keep_tokens"])
+        let pruning = try parsePruning(prNode)
         let scNode = opt(acc, "scheduler", accNode)
         let sc = try scNode.mapping(known: ["mode", "policy", "buffer", "tau", "motion_test", "step_skip", "z_xy_ratio", "z_max",
                                             "v_min", "v_max", "gain", "max_generated", "saturation_factor", "transit_only",
@@ -111,8 +111,7 @@ extension BoardProfile {
             throw opt(sc, "max_action_age_ms", scNode).error("\(maxActionAge) ms is shorter than one control period (\(period) ms at \(rate) Hz): no action could ever be applied")
         }
         let acceleration = Acceleration(
-            pruningEnabled: try opt(pr, "enabled", prNode).bool(default: false),
-            keepTokens: try opt(pr, "keep_tokens", prNode).int(1...4096, default: 64),
+            pruning: pruning,
             scheduler: Scheduler(mode: ExecutionMode(rawValue: try opt(sc, "mode", scNode).choice(["sync", "async"], default: "sync"))!,
                                  settings: settings, maxActionAgeMs: maxActionAge))
 
@@ -152,6 +151,34 @@ extension BoardProfile {
         }
         return BoardProfile(file: file, board: board, cpu: cpu, camera: camera, model: model, control: control,
                             acceleration: acceleration, bridge: bridge, robot: robot, simulation: simulation)
+    }
+
+    /// `acceleration.pruning`: method, θ (fixed or speed-adaptive) and the attention block.
+    static func parsePruning(_ node: YAMLCursor) throws -> PruningSettings {
+        let pr = try node.mapping(known: ["method", "theta", "adaptive", "attention_block", "positions", "enabled", "keep_tokens"])
+        for old in ["enabled", "keep_tokens"] where pr[old] != nil {
+            throw pr[old]!.error("replaced by 'method' (none, edges, attention, spvla) and 'theta' (see boards/README.md)")
+        }
+        let defaults = PruningSettings()
+        var settings = PruningSettings(
+            method: PruneMethod(rawValue: try opt(pr, "method", node).choice(PruneMethod.allCases.map(\.rawValue), default: defaults.method.rawValue))!,
+            theta: try opt(pr, "theta", node).double(0...1, default: defaults.theta),
+            attentionBlock: AttentionBlock(rawValue: try opt(pr, "attention_block", node).choice(AttentionBlock.allCases.map(\.rawValue), default: defaults.attentionBlock.rawValue))!,
+            positions: TokenPositions(rawValue: try opt(pr, "positions", node).choice(TokenPositions.allCases.map(\.rawValue), default: defaults.positions.rawValue))!)
+        var ad: [String: YAMLCursor] = [:]
+        if let adNode = pr["adaptive"] {
+            ad = try adNode.mapping(known: ["z_thre", "z_min"])
+            let d = AdaptiveTheta()
+            settings.adaptive = AdaptiveTheta(zThreshold: try opt(ad, "z_thre", adNode).double(0...1, default: d.zThreshold),
+                                              zMin: try opt(ad, "z_min", adNode).double(0...1, default: d.zMin))
+        }
+        if let p = settings.problem {
+            if p.key.hasPrefix("adaptive."), let adNode = pr["adaptive"] {
+                throw opt(ad, String(p.key.dropFirst("adaptive.".count)), adNode).error(p.message)
+            }
+            throw opt(pr, p.key, node).error(p.message)
+        }
+        return settings
     }
 
     static func parseRobot(_ node: YAMLCursor) throws -> Robot {

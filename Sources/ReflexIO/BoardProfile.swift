@@ -57,8 +57,8 @@ public struct BoardProfile: Sendable {
 
     /// Token pruning and scheduling parameters.
     public struct Acceleration: Sendable {
-        public var pruningEnabled: Bool
-        public var keepTokens: Int
+        /// Visual-token pruning (`acceleration.pruning`).
+        public var pruning: PruningSettings
         public var scheduler: Scheduler
     }
 

@@ -140,10 +140,18 @@ public struct OpenVLALoader {
                 ls2: c.layerscale ? try firstTensor(PrismaticNames.layerScale(b, 2), [d]) : nil))
             if quantizingAtLoad && i % 8 == 7 { rk_release_free_memory() }
         }
+        // The last block's output is never used, but its attention scores patches for pruning: its LayerNorm and
+        // the q/k rows of its qkv, when the checkpoint has them (OpenVLA's do).
+        let last = PrismaticNames.block(e, c.depth - 1)
+        var probe: ViTAttentionProbe?
+        if weights.contains(last + "norm1.weight") && weights.contains(last + "attn.qkv.weight") {
+            probe = ViTAttentionProbe(norm: (try tensor(last + "norm1.weight", [d]), try tensor(last + "norm1.bias", [d])),
+                                      queryKey: try linear(last + "attn.qkv", out: 3 * d, in: d, bias: true, rows: 0..<(2 * d)))
+        }
         let vit = try VisionTransformer(
             config: c, patchWeight: try tensor(PrismaticNames.patchEmbed(e) + ".weight", [d, 3, c.patchSize, c.patchSize]),
             patchBias: try tensor(PrismaticNames.patchEmbed(e) + ".bias", [d]), classToken: classToken,
-            registerTokens: registers, positionEmbedding: try posShard.floatTensor(posName), blocks: blocks)
+            registerTokens: registers, positionEmbedding: try posShard.floatTensor(posName), blocks: blocks, probe: probe)
         return VisionEncoder(vit, mean: statistics?.mean, std: statistics?.std)
     }
 

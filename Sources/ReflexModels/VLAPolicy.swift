@@ -17,8 +17,8 @@ public final class VLAPolicy {
     /// How the policy runs, beside its weights: one value every command builds a policy from.
     public struct Options: Sendable {
         /// Visual-token pruning.
-        public var prune: PruneMethod
-        public init(prune: PruneMethod = .none) { self.prune = prune }
+        public var pruning: PruningSettings
+        public init(pruning: PruningSettings = PruningSettings()) { self.pruning = pruning }
     }
 
     /// Loads `directory` at `precision`; `unnormKey` picks the dataset statistics (required when the
@@ -31,7 +31,7 @@ public final class VLAPolicy {
         model = try loader.load()
         self.precision = loader.precision
         self.options = options
-        selector = options.prune.makeSelector()
+        selector = options.pruning.makeSelector()
     }
 
     /// A new episode: nothing of the previous one conditions the next step.
@@ -60,7 +60,8 @@ public final class VLAPolicy {
         }
         try model.checkPromptFits(promptTokens: ids.count)
         let p = try model.predict(image: image, promptIds: ids, selector: selector,
-                                  context: SelectionContext(previousAction: previousAction))
+                                  context: SelectionContext(previousAction: previousAction),
+                                  positions: options.pruning.positions)
         previousAction = p.normalizedAction
         let action = try statistics?.unnormalize(p.normalizedAction) ?? p.normalizedAction
         return Step(action: action, normalizedAction: p.normalizedAction, tokens: p.tokens, timings: p.timings,

@@ -24,11 +24,10 @@ struct BenchModel: ParsableCommand {
     @Option(help: "Random-weight model of a real size: minivla or openvla-7b-layers.")
     var config: Preset?
 
-    @Option(help: "Visual-token pruning: none, or edges (SP-VLA's spatial set: the patches holding a Canny edge).")
-    var prune: PruneMethod = .none
-
     @Option(help: "Linear-layer precision: fp32 or int8.")
     var quant: Precision = .fp32
+
+    @OptionGroup(title: "Pruning") var pruning: PruningOptions
 
     @Option(help: "Timed runs (after one warm-up).")
     var runs: Int = 3
@@ -97,12 +96,13 @@ struct BenchModel: ParsableCommand {
         var samples: [StageTimings] = []
         var gemmShares: [Double] = []
         var kept: [Int] = []
-        let selector = prune.makeSelector()
-        _ = try vla.predict(image: frame, promptIds: promptIds, actionTokensOnly: actionTokensOnly, selector: selector)
+        let settings = try pruning.settings
+        let selector = settings.makeSelector()
+        _ = try vla.predict(image: frame, promptIds: promptIds, actionTokensOnly: actionTokensOnly, selector: selector, positions: settings.positions)
         for i in 0..<runs {
             GemmProfiler.reset()
             GemmProfiler.enabled = true
-            let p = try vla.predict(image: frame, promptIds: promptIds, actionTokensOnly: actionTokensOnly, selector: selector)
+            let p = try vla.predict(image: frame, promptIds: promptIds, actionTokensOnly: actionTokensOnly, selector: selector, positions: settings.positions)
             GemmProfiler.enabled = false
             samples.append(p.timings)
             kept.append(p.keptPatches.count)
@@ -114,14 +114,14 @@ struct BenchModel: ParsableCommand {
         let report = ModelBenchReport(
             model: name, precision: precision.rawValue, threads: Kernels.threads, runs: runs, promptTokens: promptIds.count,
             sequenceLength: promptIds.count + kept.sorted()[kept.count / 2], llmLayers: vla.llm.layers.count, latencyMs: med,
-            prune: prune.rawValue, keptPatches: kept.sorted()[kept.count / 2], totalPatches: vla.numPatches,
+            prune: settings.method.rawValue, keptPatches: kept.sorted()[kept.count / 2], totalPatches: vla.numPatches,
             fullModelEstimateMs: layerScale == 1 ? nil : med.total + (med.prefill + med.decode) * (layerScale - 1),
             gemmShareOfTotal: precision == .fp32 ? gemmShares.sorted()[gemmShares.count / 2] : nil,
             loadMs: loadMs, peakRSSMB: Self.peakRSSMiB())
         if json {
             try printJSON(report)
         } else {
-            print("model \(name) (\(precision.rawValue), \(Kernels.threads) threads, \(promptIds.count) prompt tokens + \(report.keptPatches) of \(vla.numPatches) image tokens\(prune == .none ? "" : ", pruning " + prune.rawValue))")
+            print("model \(name) (\(precision.rawValue), \(Kernels.threads) threads, \(promptIds.count) prompt tokens + \(report.keptPatches) of \(vla.numPatches) image tokens\(settings.method == .none ? "" : ", pruning " + settings.summary))")
             print("median of \(runs): " + Stage.allCases.map { String(format: "%@ %.1f ms", $0.rawValue, med[$0]) }.joined(separator: ", ")
                   + String(format: ", total %.1f ms", med.total))
             if let est = report.fullModelEstimateMs {

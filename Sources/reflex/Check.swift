@@ -81,7 +81,8 @@ struct Check: ParsableCommand {
                     failed = true
                     add("model", "failed", String(format: "%@: weights need ~%.0f MB resident, more than 75%% of the board's %d MB", modelPath, mb, profile.board.memoryMB))
                 } else {
-                    let policy = try VLAPolicy(directory: modelPath, precision: precision, unnormKey: profile.model.unnormKey)
+                    let policy = try VLAPolicy(directory: modelPath, precision: precision, unnormKey: profile.model.unnormKey,
+                                               options: VLAPolicy.Options(pruning: profile.acceleration.pruning))
                     let step = try policy.act(try BenchModel.syntheticFrame(), instruction: profile.model.instruction ?? "pick up the block")
                     guard step.action.allSatisfy(\.isFinite) else {
                         throw PolicyError.nonFiniteLogits(step: 0)

@@ -37,9 +37,6 @@ struct Eval: ParsableCommand {
     @Option(help: "Linear-layer precision: fp32 or int8.")
     var quant: Precision = .fp32
 
-    @Option(help: "Visual-token pruning: none, or edges (SP-VLA's spatial set: the patches holding a Canny edge).")
-    var prune: PruneMethod = .none
-
     @Option(name: .customLong("min-success"), help: "Exit 1 if any task's success rate is below this (CI guard).")
     var minSuccess: Double?
 
@@ -56,6 +53,8 @@ struct Eval: ParsableCommand {
     var maxActionAgeMs: Double?
 
     @OptionGroup(title: "Scheduler") var schedulerOptions: SchedulerOptions
+
+    @OptionGroup(title: "Pruning") var pruning: PruningOptions
 
     @Flag(help: "Print one JSON object on stdout.")
     var json = false
@@ -80,7 +79,7 @@ struct Eval: ParsableCommand {
     func run() throws {
         let families = try taskFamilies(task)
         // `expert`: the scripted expert in the VLA's seat — the ceiling a scheduler reaches with a perfect policy.
-        let policy = model == Self.expertModel ? nil : try loadSimPolicy(model, precision: quant, options: VLAPolicy.Options(prune: prune))
+        let policy = model == Self.expertModel ? nil : try loadSimPolicy(model, precision: quant, options: VLAPolicy.Options(pruning: try pruning.settings))
         let precision = policy?.precision.rawValue ?? "none"
         let latencyMs: Double? = { if case .fixed(let l) = vlaLatency { return l } else { return nil } }()
         let maxAge = mode == .sync ? Double.infinity : (maxActionAgeMs ?? latencyMs.map { 2 * $0 + 1000 / rate } ?? 1000)
@@ -108,7 +107,7 @@ struct Eval: ParsableCommand {
             results.append(result)
         }
         let overall = Double(results.map(\.successes).reduce(0, +)) / Double(results.count * episodes)
-        let config = EvalConfig(model: model, precision: precision, prune: prune.rawValue, mode: mode.rawValue,
+        let config = EvalConfig(model: model, precision: precision, prune: pruning.prune.rawValue, pruningSettings: PruningSettingsJSON(try pruning.settings), mode: mode.rawValue,
                                 scheduler: schedulerOptions.scheduler.rawValue, rateHz: Nullable(mode == .async ? rate : nil),
                                 vlaLatencyMs: latencyMs.map { .number($0) } ?? .text("measured"),
                                 maxActionAgeMs: Nullable(mode == .async ? maxAge : nil), schedulerSettings: SchedulerSettingsJSON(schedulerOptions.settings))
@@ -206,6 +205,7 @@ struct Eval: ParsableCommand {
         var model: String
         var precision: String
         var prune: String
+        var pruningSettings: PruningSettingsJSON
         var mode: String
         var scheduler: String
         /// null in sync mode (ticks run back to back), like `max_action_age_ms`.
@@ -215,6 +215,7 @@ struct Eval: ParsableCommand {
         var schedulerSettings: SchedulerSettingsJSON
         enum CodingKeys: String, CodingKey {
             case model, precision, prune, mode, scheduler
+            case pruningSettings = "pruning_settings"
             case rateHz = "rate_hz", vlaLatencyMs = "vla_latency_ms", maxActionAgeMs = "max_action_age_ms", schedulerSettings = "scheduler_settings"
         }
     }

@@ -4,7 +4,6 @@ import ReflexCore
 import ReflexModels
 
 extension Precision: ExpressibleByArgument {}
-extension PruneMethod: ExpressibleByArgument {}
 
 /// `reflex predict`: one action from one image and instruction.
 struct Predict: ParsableCommand {
@@ -35,8 +34,7 @@ struct Predict: ParsableCommand {
     @Flag(help: "Restrict the argmax to the 256 action-token ids (faster; identical on a well-trained model).")
     var actionTokensOnly = false
 
-    @Option(help: "Visual-token pruning: none, or edges (SP-VLA's spatial set: the patches holding a Canny edge).")
-    var prune: PruneMethod = .none
+    @OptionGroup(title: "Pruning") var pruning: PruningOptions
 
     @OptionGroup var imageLimit: ImageLimitOptions
 
@@ -53,13 +51,14 @@ struct Predict: ParsableCommand {
         let loadMs = Double(monotonicNanos() - t0) / 1e6
         log.info("loaded \(model) (\(loader.isQuantizedCheckpoint ? "int8 checkpoint" : quant.rawValue)) in \(String(format: "%.0f", loadMs)) ms")
         let ids = try PromptBuilder(tokenizer: tokenizer, config: loader.config).ids(instruction)
-        let prediction = try vla.predict(image: rgb, promptIds: ids, actionTokensOnly: actionTokensOnly, selector: prune.makeSelector())
+        let prediction = try vla.predict(image: rgb, promptIds: ids, actionTokensOnly: actionTokensOnly, selector: try pruning.settings.makeSelector(),
+                                        positions: pruning.positions)
         let action = try stats?.unnormalize(prediction.normalizedAction) ?? prediction.normalizedAction
         if json {
             let out = PredictOutput(action: action, normalizedAction: prediction.normalizedAction, tokens: prediction.tokens,
                                     latencyMs: prediction.timings, loadMs: loadMs,
                                     precision: loader.isQuantizedCheckpoint ? "int8" : quant.rawValue, promptTokens: ids.count,
-                                    prune: prune.rawValue, keptPatches: prediction.keptPatches, totalPatches: prediction.totalPatches)
+                                    prune: pruning.prune.rawValue, keptPatches: prediction.keptPatches, totalPatches: prediction.totalPatches)
             try printJSON(out)
         } else {
             let t = prediction.timings
@@ -68,7 +67,7 @@ struct Predict: ParsableCommand {
             print("tokens:            \(prediction.tokens.map(String.init).joined(separator: " "))")
             print("latency ms:        " + Stage.allCases.map { String(format: "%@ %.1f", $0.rawValue, t[$0]) }.joined(separator: ", ")
                   + String(format: ", total %.1f", t.total))
-            if prune != .none { print("patches:           \(prediction.keptPatches.count) of \(prediction.totalPatches) kept (\(prune.rawValue))") }
+            if pruning.prune != .none { print("patches:           \(prediction.keptPatches.count) of \(prediction.totalPatches) kept (\(try pruning.settings.summary))") }
         }
     }
 }

@@ -15,8 +15,9 @@ extension Run {
         }
         let precision: Precision = profile.model.quantization == "int8" ? .int8 : .fp32
         let t0 = monotonicSeconds()
-        let policy = try VLAPolicy(directory: profile.model.path, precision: precision, unnormKey: profile.model.unnormKey)
-        log.info("loaded \(profile.model.path) (\(policy.precision.rawValue)) in \(String(format: "%.0f", (monotonicSeconds() - t0) * 1000)) ms")
+        let policy = try VLAPolicy(directory: profile.model.path, precision: precision, unnormKey: profile.model.unnormKey,
+                                   options: VLAPolicy.Options(pruning: profile.acceleration.pruning))
+        log.info("loaded \(profile.model.path) (\(policy.precision.rawValue), pruning \(profile.acceleration.pruning.summary)) in \(String(format: "%.0f", (monotonicSeconds() - t0) * 1000)) ms")
         let rig = try bridgeRuntime {
             try RobotRig(profile: profile, vla: InstructedPolicy(policy, instruction: instruction), statistics: policy.statistics,
                          maxImagePixels: imageLimit.limit, info: { log.info("\($0)") }, warning: { log.warning("\($0)") })

@@ -11,7 +11,8 @@ extension Run {
     func runSimulation(_ profile: BoardProfile) throws {
         guard let simCfg = profile.simulation else { throw CLIError.invalidInput("\(board): no simulation section") }
         let notifier = SystemdNotifier(environment: ProcessInfo.processInfo.environment)
-        let policy = try loadSimPolicy(profile.model.path, precision: profile.model.quantization == "int8" ? .int8 : .fp32)
+        let policy = try loadSimPolicy(profile.model.path, precision: profile.model.quantization == "int8" ? .int8 : .fp32,
+                                       options: VLAPolicy.Options(pruning: profile.acceleration.pruning))
         let runner = try EpisodeRunner(policy: policy, options: EpisodeRunner.Options(
             realTime: !fast, rateHz: profile.control.rateHz, frameBudgetMs: profile.control.frameBudgetMs,
             limits: try profile.safetyLimits(), scheduler: profile.acceleration.scheduler.settings, mode: profile.acceleration.scheduler.mode,

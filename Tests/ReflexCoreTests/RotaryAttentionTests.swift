@@ -24,6 +24,28 @@ struct RotaryAttentionTests {
         }
     }
 
+    /// Explicit positions (a pruned prompt that keeps its original positions): row t rotates by positions[t].
+    @Test func ropeAtExplicitPositions() throws {
+        var rng = freshRNG()
+        let heads = 2, d = 8, positions = [0, 3, 4, 9, 63]
+        let rope = try RotaryEmbedding(headDim: d, theta: 10_000, maxPositions: 64)
+        var x = Tensor.gaussian([positions.count, heads * d], rng: &rng)
+        let xd = toDouble(x)
+        try rope.apply(&x, heads: heads, start: 0, positions: positions)
+        for (r, pos) in positions.enumerated() {
+            for h in 0..<heads {
+                let off = r * heads * d + h * d
+                #expect(maxAbsError(Array(toDouble(x)[off..<(off + d)]), ropeRef(Array(xd[off..<(off + d)]), pos: pos, theta: 10_000)) < 1e-5)
+            }
+        }
+        #expect(throws: TensorError.invalidArgument("rope: 2 positions for 5 rows, or one outside the table of 64 positions")) {
+            try rope.apply(&x, heads: heads, start: 0, positions: [0, 1])
+        }
+        #expect(throws: TensorError.invalidArgument("rope: 5 positions for 5 rows, or one outside the table of 64 positions")) {
+            try rope.apply(&x, heads: heads, start: 0, positions: [0, 1, 2, 3, 64])
+        }
+    }
+
     struct Case: Sendable, CustomTestStringConvertible {
         let t, s, heads, kvHeads, d: Int
         let causal: Bool

@@ -76,3 +76,31 @@ extension OpenVLAFixtureTests {
         #expect(p.timings.select > 0 && p.totalPatches == vla.numPatches)
     }
 }
+
+extension OpenVLAFixtureTests {
+    /// `positions: original`: the kept tokens and the text after them keep the rotary positions of the unpruned
+    /// sequence, and the generated tokens follow the full length — the same as prefilling with those positions by hand.
+    @Test(arguments: fixtures)
+    func originalPositionsKeepTheUnprunedPositions(_ name: String) throws {
+        let (vla, ids, image) = try Self.loadFirstCase(name)
+        let n = vla.numPatches
+        let kept = Array(stride(from: 0, to: n, by: 2))
+        let positions = vla.originalPositions(promptTokens: ids.count, kept: kept)
+        #expect(positions.count == ids.count + kept.count)
+        #expect(Array(positions.prefix(1 + kept.count)) == [0] + kept.map { 1 + $0 })
+        #expect(positions.last == ids.count + n - 1)
+        let pruned = try vla.predict(image: image, promptIds: ids, keepPromptLogits: true, selector: FixedSelector(kept), positions: .original)
+        let packed = try vla.predict(image: image, promptIds: ids, keepPromptLogits: true, selector: FixedSelector(kept))
+        let features = try vla.visionFeatures(try vla.preprocess(image)).gatherRows(kept)
+        let byHand = try vla.generate(embeddings: try vla.inputEmbeddings(promptIds: ids, projected: try vla.projector(features)),
+                                      actionTokensOnly: false, keepPromptLogits: true, positions: positions, positionShift: n - kept.count)
+        #expect(byHand.tokens == pruned.tokens)
+        #expect(toDouble(byHand.promptLogits!) == toDouble(pruned.promptLogits!))
+        // The packed layout is a different computation: the first text row after the image sees other positions.
+        #expect(toDouble(packed.promptLogits!) != toDouble(pruned.promptLogits!))
+        // Keeping every patch with original positions is the unpruned forward.
+        let all = try vla.predict(image: image, promptIds: ids, keepPromptLogits: true, selector: FixedSelector(Array(0..<n)), positions: .original)
+        let plain = try vla.predict(image: image, promptIds: ids, keepPromptLogits: true)
+        #expect(toDouble(all.promptLogits!) == toDouble(plain.promptLogits!))
+    }
+}

@@ -4,12 +4,18 @@ public enum PruneMethod: String, Sendable, CaseIterable, Codable {
     case none
     /// SP-VLA's spatial set alone: the patches holding a Canny edge (`EdgeSelector`).
     case edges
+    /// SP-VLA's semantic set alone: the patches the encoder's self-attention favours, up to θ of it
+    /// (`AttentionSelector`).
+    case attention
+    /// SP-VLA as released: the union of the spatial and semantic sets (`SPVLASelector`).
+    case spvla
+}
 
-    /// A fresh selector for one policy (selectors keep per-image-size scratch; one per policy).
-    public func makeSelector() -> (any VisualTokenSelector)? {
-        switch self {
-        case .none: nil
-        case .edges: EdgeSelector()
-        }
-    }
+/// The rotary positions the language model gives the kept visual tokens (`acceleration.pruning.positions`).
+public enum TokenPositions: String, Sendable, CaseIterable, Codable {
+    /// Renumbered contiguously, as SP-VLA's released code packs them: the text after the image moves up.
+    case packed
+    /// The positions they had in the full sequence (SQAP-VLA's, FastV's): gaps where patches were dropped, the
+    /// text and the action tokens where the policy was trained to see them.
+    case original
 }

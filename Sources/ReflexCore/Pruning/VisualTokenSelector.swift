@@ -19,13 +19,18 @@ public struct SelectionInput {
     public let gridWidth: Int
     public let gridHeight: Int
     public let patchSize: Int
+    /// The scoring encoder's mean attention per patch in the block the selector asked for (`attentionBlock`);
+    /// nil when it asked for none.
+    public let attention: [Float]?
     public let context: SelectionContext
 
-    public init(images: [RGBImage], gridWidth: Int, gridHeight: Int, patchSize: Int, context: SelectionContext) {
+    public init(images: [RGBImage], gridWidth: Int, gridHeight: Int, patchSize: Int, attention: [Float]? = nil,
+                context: SelectionContext) {
         self.images = images
         self.gridWidth = gridWidth
         self.gridHeight = gridHeight
         self.patchSize = patchSize
+        self.attention = attention
         self.context = context
     }
 
@@ -42,10 +47,18 @@ public struct SelectionInput {
 /// - Result: patch indices (row-major, `py · gridWidth + px`), strictly ascending, within `0..<patchCount`,
 ///   at least one. `OpenVLA.predict` checks this and throws naming the selector otherwise.
 /// - Ownership: it must not keep the input's images after returning.
+/// - Attention: a selector that reads the encoder's self-attention names the block in `attentionBlock`; the
+///   model then computes those scores (timed as the select stage) and passes them in `SelectionInput.attention`.
 public protocol VisualTokenSelector: AnyObject {
     /// A short name for logs and JSON (`edges`, `spvla`, …).
     var name: String { get }
+    /// The ViT block whose attention this selector reads; nil: none (the default).
+    var attentionBlock: AttentionBlock? { get }
     func select(_ input: SelectionInput) throws -> [Int]
+}
+
+extension VisualTokenSelector {
+    public var attentionBlock: AttentionBlock? { nil }
 }
 
 /// SP-VLA's spatial set alone: every patch of the first encoder's input image holding a Canny edge pixel

@@ -1,0 +1,76 @@
+/// Visual-token pruning parameters (`acceleration.pruning` in a profile, `--prune …` flags; see boards/README.md).
+public struct PruningSettings: Sendable, Equatable {
+    public var method: PruneMethod
+    /// The semantic set's cumulative-attention threshold θ in (0, 1] (`attention`, `spvla`); 1 keeps every patch.
+    public var theta: Double
+    /// SP-VLA's speed-adaptive θ from the previous VLA action (replaces `theta` when set).
+    public var adaptive: AdaptiveTheta?
+    /// Whose self-attention scores the patches: the encoder's last block (as released) or the feature block.
+    public var attentionBlock: AttentionBlock
+    /// The kept tokens' rotary positions in the language model: packed (as released) or original.
+    public var positions: TokenPositions
+
+    public init(method: PruneMethod = .none, theta: Double = 0.9, adaptive: AdaptiveTheta? = nil,
+                attentionBlock: AttentionBlock = .last, positions: TokenPositions = .packed) {
+        self.method = method
+        self.theta = theta
+        self.adaptive = adaptive
+        self.attentionBlock = attentionBlock
+        self.positions = positions
+    }
+
+    /// The first invalid parameter, by its profile key under `acceleration.pruning`, and why; nil when usable.
+    public var problem: (key: String, message: String)? {
+        if !(theta.isFinite && theta > 0 && theta <= 1) { return ("theta", "\(theta) must be in (0, 1] (the share of attention the semantic set keeps)") }
+        if let a = adaptive {
+            if !(a.zThreshold.isFinite && a.zThreshold >= 0 && a.zThreshold < 1) { return ("adaptive.z_thre", "\(a.zThreshold) must be in [0, 1) (normalized |z| below which nothing is pruned)") }
+            if !(a.zMin.isFinite && a.zMin > 0 && a.zMin < 1) { return ("adaptive.z_min", "\(a.zMin) must be in (0, 1) (θ falls to 1 − z_min at full speed)") }
+        }
+        return nil
+    }
+
+    /// A fresh selector for one policy (selectors keep per-image-size scratch), or nil for `none`.
+    public func makeSelector() -> (any VisualTokenSelector)? {
+        switch method {
+        case .none: nil
+        case .edges: EdgeSelector()
+        case .attention: AttentionSelector(theta: theta, adaptive: adaptive, block: attentionBlock)
+        case .spvla: SPVLASelector(theta: theta, adaptive: adaptive, block: attentionBlock)
+        }
+    }
+
+    /// One line for logs: the method and what it was given.
+    public var summary: String {
+        switch method {
+        case .none: "none"
+        case .edges: "edges (\(positions.rawValue) positions)"
+        case .attention, .spvla:
+            "\(method.rawValue) (θ " + (adaptive.map { "adaptive, z_thre \($0.zThreshold), z_min \($0.zMin)" } ?? "\(theta)")
+                + ", \(attentionBlock.rawValue) block, \(positions.rawValue) positions)"
+        }
+    }
+}
+
+/// SP-VLA's speed-adaptive threshold (released code): with z the |z| translation of the previous VLA action in
+/// normalized units, θ = 1 (keep everything) while z < `zThreshold`, else θ = 1 − (min(z, 1) − z_thre) · z_min /
+/// (1 − z_thre): slow, precise motion keeps every patch, fast motion prunes hard.
+public struct AdaptiveTheta: Sendable, Equatable {
+    public var zThreshold: Double
+    public var zMin: Double
+    /// The component of the normalized action that is z (OpenVLA's [x, y, z, roll, pitch, yaw, gripper]).
+    public static let zComponent = 2
+
+    /// The released code's default row (LIBERO spatial/object and the LeRobot port): 0.5, 0.9.
+    public init(zThreshold: Double = 0.5, zMin: Double = 0.9) {
+        self.zThreshold = zThreshold
+        self.zMin = zMin
+    }
+
+    /// θ for a step whose previous VLA action was `previous` (nil at an episode's start: keep everything).
+    public func theta(previous: [Float]?) -> Double {
+        guard let previous, previous.count > Self.zComponent else { return 1 }
+        let z = Double(abs(previous[Self.zComponent]))
+        guard z.isFinite, z >= zThreshold else { return 1 }
+        return 1 - (min(z, 1) - zThreshold) * zMin / (1 - zThreshold)
+    }
+}
