@@ -99,7 +99,13 @@ struct BenchModel: ParsableCommand {
         let settings = try pruning.settings
         let selector = settings.makeSelector()
         _ = try vla.predict(image: frame, promptIds: promptIds, actionTokensOnly: actionTokensOnly, selector: selector, positions: settings.positions)
+        // Pruned runs interleave an unpruned prediction before each timed one: the ratios come from one run of the
+        // bench, side by side, not from two runs at different times on a shared machine.
+        var unpruned: [StageTimings] = []
         for i in 0..<runs {
+            if selector != nil {
+                unpruned.append(try vla.predict(image: frame, promptIds: promptIds, actionTokensOnly: actionTokensOnly).timings)
+            }
             GemmProfiler.reset()
             GemmProfiler.enabled = true
             let p = try vla.predict(image: frame, promptIds: promptIds, actionTokensOnly: actionTokensOnly, selector: selector, positions: settings.positions)
@@ -111,10 +117,16 @@ struct BenchModel: ParsableCommand {
             log.info("run \(i + 1): total \(String(format: "%.1f", total)) ms (prefill \(String(format: "%.1f", p.timings.prefill)), decode \(String(format: "%.1f", p.timings.decode)))")
         }
         let med = StageTimings.combine(samples) { v in v.sorted()[v.count / 2] }
+        let baseline = unpruned.isEmpty ? nil : StageTimings.combine(unpruned) { v in v.sorted()[v.count / 2] }
+        let ratios = baseline.map { b in
+            PruningRatios(projectorAndPrefill: (med.projector + med.prefill) / (b.projector + b.prefill), total: med.total / b.total,
+                          selectShareOfTotal: med.select / med.total)
+        }
         let report = ModelBenchReport(
             model: name, precision: precision.rawValue, threads: Kernels.threads, runs: runs, promptTokens: promptIds.count,
             sequenceLength: promptIds.count + kept.sorted()[kept.count / 2], llmLayers: vla.llm.layers.count, latencyMs: med,
             prune: settings.method.rawValue, keptPatches: kept.sorted()[kept.count / 2], totalPatches: vla.numPatches,
+            unprunedLatencyMs: baseline, prunedOverUnpruned: ratios,
             fullModelEstimateMs: layerScale == 1 ? nil : med.total + (med.prefill + med.decode) * (layerScale - 1),
             gemmShareOfTotal: precision == .fp32 ? gemmShares.sorted()[gemmShares.count / 2] : nil,
             loadMs: loadMs, peakRSSMB: Self.peakRSSMiB())
@@ -124,6 +136,12 @@ struct BenchModel: ParsableCommand {
             print("model \(name) (\(precision.rawValue), \(Kernels.threads) threads, \(promptIds.count) prompt tokens + \(report.keptPatches) of \(vla.numPatches) image tokens\(settings.method == .none ? "" : ", pruning " + settings.summary))")
             print("median of \(runs): " + Stage.allCases.map { String(format: "%@ %.1f ms", $0.rawValue, med[$0]) }.joined(separator: ", ")
                   + String(format: ", total %.1f ms", med.total))
+            if let b = baseline, let r = ratios {
+                print("unpruned, interleaved: " + Stage.allCases.map { String(format: "%@ %.1f ms", $0.rawValue, b[$0]) }.joined(separator: ", ")
+                      + String(format: ", total %.1f ms", b.total))
+                print(String(format: "pruned ÷ unpruned: projector + prefill %.2f, total %.2f; select is %.1f%% of the pruned action",
+                             r.projectorAndPrefill, r.total, 100 * r.selectShareOfTotal))
+            }
             if let est = report.fullModelEstimateMs {
                 print(String(format: "full %d-layer estimate: %.1f ms", Int(Double(vla.llm.layers.count) * layerScale), est))
             }
@@ -178,6 +196,9 @@ struct ModelBenchReport: Encodable {
     var prune: String
     var keptPatches: Int
     var totalPatches: Int
+    /// With pruning: the unpruned action's stages, measured interleaved with the pruned runs, and the ratios.
+    var unprunedLatencyMs: StageTimings?
+    var prunedOverUnpruned: PruningRatios?
     var fullModelEstimateMs: Double?
     var gemmShareOfTotal: Double?
     var loadMs: Double
@@ -186,8 +207,19 @@ struct ModelBenchReport: Encodable {
     enum CodingKeys: String, CodingKey {
         case model, precision, threads, runs, prune
         case keptPatches = "kept_patches", totalPatches = "total_patches"
+        case unprunedLatencyMs = "unpruned_latency_ms", prunedOverUnpruned = "pruned_over_unpruned"
         case promptTokens = "prompt_tokens", sequenceLength = "sequence_length", llmLayers = "llm_layers"
         case latencyMs = "latency_ms", fullModelEstimateMs = "full_model_estimate_ms", gemmShareOfTotal = "gemm_share_of_total"
         case loadMs = "load_ms", peakRSSMB = "peak_rss_mb"
+    }
+}
+
+/// Pruned over unpruned medians, from interleaved runs.
+struct PruningRatios: Encodable {
+    var projectorAndPrefill: Double
+    var total: Double
+    var selectShareOfTotal: Double
+    enum CodingKeys: String, CodingKey {
+        case total, projectorAndPrefill = "projector_and_prefill", selectShareOfTotal = "select_share_of_total"
     }
 }
