@@ -14,7 +14,14 @@ Also written, per block: the semantic set at a few thetas (count(cumsum < theta)
 descending, float32 cumsum as torch computes it) and each cut's margin, min |cumsum - theta| — the Swift test
 compares kept sets only where that margin is clear.
 
-Usage (a developer tool; torch, timm, safetensors, numpy, pillow are never runtime or CI dependencies):
+In-LLM (SQAP-VLA's criterion (a), FastV's score): for the two fixture checkpoints with a language model fit for it
+(Llama-2 with multi-head attention, Qwen2 with grouped-query attention), transformers' LlamaForCausalLM /
+Qwen2ForCausalLM loaded from the checkpoint, eager attention, `output_attentions=True`, on the reference case 0's
+input embeddings ([embed(BOS), the projected patches the reference stores, embed(rest of the prompt)]); at every
+layer K >= 1, the attention the text after the image pays each image token (mean over heads and those query rows,
+causal), and the top-k sets at a few keep shares with each cut's margin (score gap at the cut).
+
+Usage (a developer tool; torch, timm, transformers, safetensors, numpy, pillow are never runtime or CI dependencies):
   python3 tools/make_attention_fixture.py [--out Tests/Fixtures/attention]
 """
 import argparse
@@ -38,6 +45,47 @@ CASES = [  # (checkpoint directory, image)
     ("Tests/Fixtures/openvla-tiny-llama", "Tests/Fixtures/canny/synthetic_224.rgb.png"),
 ]
 THETAS = [0.3, 0.5, 0.7, 0.9]
+LLM_CASES = ["Tests/Fixtures/openvla-tiny-llama", "Tests/Fixtures/minivla-tiny-qwen"]
+KEEPS = [0.1, 0.25, 0.5]
+
+
+def llm_case(ckpt_rel: str) -> dict:
+    import transformers
+    ckpt = ROOT / ckpt_rel
+    cfg = json.loads((ckpt / "config.json").read_text())
+    tc = dict(cfg["text_config"])
+    cls = {"llama": (transformers.LlamaConfig, transformers.LlamaForCausalLM),
+           "qwen2": (transformers.Qwen2Config, transformers.Qwen2ForCausalLM)}[tc["model_type"]]
+    config = cls[0](**{k: v for k, v in tc.items() if k not in ("model_type", "architectures")})
+    config._attn_implementation = "eager"
+    model = cls[1](config).eval()
+    sd = {}
+    for f in sorted(ckpt.glob("model*.safetensors")):
+        sd.update({k[len("language_model."):]: t.float() for k, t in load_file(str(f)).items() if k.startswith("language_model.")})
+    missing, unexpected = model.load_state_dict(sd, strict=False)
+    assert not [k for k in missing if "rotary" not in k and k != "lm_head.weight"], f"{ckpt}: missing {missing}"
+    ref = load_file(str(ckpt / "reference.safetensors"))
+    ids = ref["case0.input_ids"].long()
+    projected = ref["case0.projector"].float()
+    n = projected.shape[0]
+    emb = model.get_input_embeddings()
+    with torch.no_grad():
+        x = torch.cat([emb(ids[:1]), projected, emb(ids[1:])], dim=0)[None]
+        out = model(inputs_embeds=x, output_attentions=True)
+    length = x.shape[1]
+    layers = {}
+    for k in range(1, config.num_hidden_layers):
+        a = out.attentions[k][0].double()  # [heads, L, L]
+        scores = a.mean(dim=0)[1 + n:, 1:1 + n].mean(dim=0).numpy()
+        sets = []
+        for keep in KEEPS:
+            kk = int(np.ceil(keep * n))
+            order = sorted(range(n), key=lambda i: (-scores[i], i))
+            margin = float(scores[order[kk - 1]] - scores[order[kk]]) if kk < n else 1.0
+            sets.append({"keep": keep, "kept": sorted(order[:kk]), "margin": margin})
+        layers[str(k)] = {"scores": [float(v) for v in scores], "sets": sets}
+    print(f"{ckpt_rel}: {config.num_hidden_layers} layers, {n} image tokens, sequence {length}")
+    return {"checkpoint": ckpt_rel, "patches": n, "sequence_length": length, "layers": layers}
 
 
 def encoder_for(ckpt: Path):
@@ -111,9 +159,12 @@ def main() -> None:
         cases.append(case)
         print(f"{ckpt_rel} {img_rel}: last max {max(case['blocks']['last']['scores']):.4f}, "
               f"kept at 0.9: {len(case['blocks']['last']['sets'][-1]['kept'])}/{n}")
+    import transformers
+    llm_cases = [llm_case(c) for c in LLM_CASES]
     meta = {"produced_by": "tools/make_attention_fixture.py", "torch": torch.__version__, "timm": timm.__version__,
-            "numpy": np.__version__, "python": platform.python_version(), "thetas": THETAS}
-    (out / "attention.json").write_text(json.dumps({"meta": meta, "cases": cases}, indent=1) + "\n")
+            "transformers": transformers.__version__, "numpy": np.__version__, "python": platform.python_version(),
+            "thetas": THETAS, "keeps": KEEPS}
+    (out / "attention.json").write_text(json.dumps({"meta": meta, "cases": cases, "llm_cases": llm_cases}, indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -217,9 +217,26 @@ public struct OpenVLA: Sendable {
         timings.vision -= scoreMs
         let all = numPatches
         var kept = Array(0..<all)
+        let config0 = encoders[0].transformer.config, grid = config0.imageSize / config0.patchSize
+        if let selector, let layer = selector.llmLayer {
+            // Pruned inside the language model: every patch is projected, the selector runs at `layer`.
+            lap(.select)
+            let projected = try projector(features)
+            lap(.projector)
+            let (prediction, keptInLLM, selectMs) = try generatePrunedInLLM(
+                embeddings: try inputEmbeddings(promptIds: promptIds, projected: projected), layer: layer, selector: selector,
+                input: { SelectionInput(images: images, gridWidth: grid, gridHeight: grid, patchSize: config0.patchSize,
+                                        attention: $0, context: context) },
+                actionTokensOnly: actionTokensOnly, keepPromptLogits: keepPromptLogits)
+            var result = prediction
+            for stage in [Stage.preprocess, .vision, .projector] { result.timings[stage] = timings[stage] }
+            result.timings.select = timings.select + selectMs
+            result.keptPatches = keptInLLM
+            result.totalPatches = all
+            return result
+        }
         if let selector {
-            let config = encoders[0].transformer.config
-            let grid = config.imageSize / config.patchSize
+            let config = config0
             kept = try selector.select(SelectionInput(images: images, gridWidth: grid, gridHeight: grid,
                                                       patchSize: config.patchSize, attention: encoding.patchAttention,
                                                       context: context))

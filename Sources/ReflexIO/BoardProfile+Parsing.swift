@@ -155,16 +155,21 @@ extension BoardProfile {
 
     /// `acceleration.pruning`: method, θ (fixed or speed-adaptive) and the attention block.
     static func parsePruning(_ node: YAMLCursor) throws -> PruningSettings {
-        let pr = try node.mapping(known: ["method", "theta", "adaptive", "attention_block", "positions", "enabled", "keep_tokens"])
+        let pr = try node.mapping(known: ["method", "theta", "adaptive", "attention_block", "positions", "keep", "layer", "ee_radius",
+                                          "coverage", "enabled", "keep_tokens"])
         for old in ["enabled", "keep_tokens"] where pr[old] != nil {
-            throw pr[old]!.error("replaced by 'method' (none, edges, attention, spvla) and 'theta' (see boards/README.md)")
+            throw pr[old]!.error("replaced by 'method' (none, edges, attention, spvla, sqap) and 'theta' or 'keep' (see boards/README.md)")
         }
         let defaults = PruningSettings()
         var settings = PruningSettings(
             method: PruneMethod(rawValue: try opt(pr, "method", node).choice(PruneMethod.allCases.map(\.rawValue), default: defaults.method.rawValue))!,
             theta: try opt(pr, "theta", node).double(0...1, default: defaults.theta),
             attentionBlock: AttentionBlock(rawValue: try opt(pr, "attention_block", node).choice(AttentionBlock.allCases.map(\.rawValue), default: defaults.attentionBlock.rawValue))!,
-            positions: TokenPositions(rawValue: try opt(pr, "positions", node).choice(TokenPositions.allCases.map(\.rawValue), default: defaults.positions.rawValue))!)
+            positions: TokenPositions(rawValue: try opt(pr, "positions", node).choice(TokenPositions.allCases.map(\.rawValue), default: defaults.positions.rawValue))!,
+            keep: try opt(pr, "keep", node).double(0...1, default: defaults.keep),
+            layer: try opt(pr, "layer", node).int(1...1024, default: defaults.layer),
+            eeRadius: try opt(pr, "ee_radius", node).double(0...1000, default: defaults.eeRadius),
+            coverage: try opt(pr, "coverage", node).double(0...1, default: defaults.coverage))
         var ad: [String: YAMLCursor] = [:]
         if let adNode = pr["adaptive"] {
             ad = try adNode.mapping(known: ["z_thre", "z_min"])

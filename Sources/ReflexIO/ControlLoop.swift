@@ -5,10 +5,14 @@ public struct CameraFrame: Sendable {
     public var image: RGBImage
     public var timestamp: Double
     public var sequence: Int
-    public init(image: RGBImage, timestamp: Double, sequence: Int) {
+    /// Where the end effector appears in the image, as fractions of its width and height (0…1), when the source
+    /// knows it (the simulator does); what SQAP-VLA's robot-aware pruning protects.
+    public var endEffector: (u: Double, v: Double)?
+    public init(image: RGBImage, timestamp: Double, sequence: Int, endEffector: (u: Double, v: Double)? = nil) {
         self.image = image
         self.timestamp = timestamp
         self.sequence = sequence
+        self.endEffector = endEffector
     }
 }
 

@@ -25,7 +25,9 @@ public final class SimRig: FrameSource, Actuator {
 
     public func latest() throws -> CameraFrame? {
         if let cached, cached.sequence == sequence { return cached }
-        let f = CameraFrame(image: sim.render(), timestamp: clock(), sequence: sequence)
+        let ee = Renderer.project(sim.gripper)
+        let f = CameraFrame(image: sim.render(), timestamp: clock(), sequence: sequence,
+                            endEffector: (Double(ee.u) / Double(Renderer.size), Double(ee.v) / Double(Renderer.size)))
         cached = f
         return f
     }

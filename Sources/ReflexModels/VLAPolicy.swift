@@ -29,6 +29,11 @@ public final class VLAPolicy {
         statistics = try loader.config.statistics(unnormKey: unnormKey, path: directory + "/config.json")
         prompt = try PromptBuilder(tokenizer: try Tokenizer(directory: directory), config: loader.config)
         model = try loader.load()
+        let depth = model.llm.layers.count
+        if options.pruning.method == .sqap && options.pruning.layer >= depth {
+            throw ModelError(file: directory + "/config.json", key: "text_config.num_hidden_layers",
+                             "pruning at LLM layer \(options.pruning.layer) (acceleration.pruning.layer, --layer) needs a deeper model: this one has \(depth) layers (1…\(depth - 1) are usable)")
+        }
         self.precision = loader.precision
         self.options = options
         selector = options.pruning.makeSelector()
@@ -49,8 +54,9 @@ public final class VLAPolicy {
         public var totalPatches: Int
     }
 
-    /// Predicts the action for `image` under `instruction`.
-    public func act(_ image: RGBImage, instruction: String) throws -> Step {
+    /// Predicts the action for `image` under `instruction`; `endEffector` is where the end effector appears in the
+    /// image (fractions of its width and height), when known.
+    public func act(_ image: RGBImage, instruction: String, endEffector: (u: Double, v: Double)? = nil) throws -> Step {
         let ids: [Int]
         if let cached = promptCache[instruction] {
             ids = cached
@@ -59,8 +65,10 @@ public final class VLAPolicy {
             promptCache[instruction] = ids
         }
         try model.checkPromptFits(promptTokens: ids.count)
+        let inputSize = Double(model.encoders[0].transformer.config.imageSize)
         let p = try model.predict(image: image, promptIds: ids, selector: selector,
-                                  context: SelectionContext(previousAction: previousAction),
+                                  context: SelectionContext(previousAction: previousAction,
+                                                            endEffectorPixel: endEffector.map { (x: $0.u * inputSize, y: $0.v * inputSize) }),
                                   positions: options.pruning.positions)
         previousAction = p.normalizedAction
         let action = try statistics?.unnormalize(p.normalizedAction) ?? p.normalizedAction

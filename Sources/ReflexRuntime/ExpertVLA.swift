@@ -19,7 +19,7 @@ public final class ExpertVLA: InstructableVLA {
 
     public init() {}
 
-    public func infer(_ image: RGBImage) throws -> VLAOutput {
+    public func infer(_ frame: CameraFrame) throws -> VLAOutput {
         let action = rig.map { Expert.action(for: $0.sim) } ?? [0, 0, 0, 0, 0, 0, 1]
         var normalized = [Float](repeating: 0, count: action.count)
         for i in action.indices {

@@ -22,7 +22,7 @@ public final class SyncActionSource: ActionSource {
         if scheduler.allowsGenerator(history), generator.fill(&slot, from: history, fallbackFrameTime: context.frame.timestamp) {
             return .generator
         }
-        slot.fill(with: try vla.infer(context.frame.image), frameTimestamp: context.frame.timestamp)
+        slot.fill(with: try vla.infer(context.frame), frameTimestamp: context.frame.timestamp)
         generator.remember(slot.normalized, frameTimestamp: context.frame.timestamp)
         return .vla
     }

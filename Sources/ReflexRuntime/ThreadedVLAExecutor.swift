@@ -91,7 +91,7 @@ public final class ThreadedVLAExecutor: VLAExecutor, @unchecked Sendable {  // s
             frame = nil
             let gen = generation
             condition.unlock()
-            let output = Result { try vla.infer(f.image) }
+            let output = Result { try vla.infer(f) }
             condition.lock()
             if gen == generation { result = VLAResult(output: output, frameTimestamp: f.timestamp) }
             inFlight = false

@@ -8,7 +8,8 @@ import ReflexModels
 /// Contract: `infer` blocks for the whole inference and may be called from any one thread at a time
 /// (the control loop's in `sync` mode, the VLA worker's in `async` mode), never concurrently.
 public protocol VLA: AnyObject {
-    func infer(_ image: RGBImage) throws -> VLAOutput
+    /// One action for a frame (its image, and what the source knows of it, e.g. the end effector's position).
+    func infer(_ frame: CameraFrame) throws -> VLAOutput
 }
 
 /// A VLA told what to do in words: the simulated episodes set each episode's instruction.
@@ -49,8 +50,8 @@ public final class InstructedPolicy: InstructableVLA {
         self.instruction = instruction
     }
 
-    public func infer(_ image: RGBImage) throws -> VLAOutput {
-        let step = try policy.act(image, instruction: instruction)
+    public func infer(_ frame: CameraFrame) throws -> VLAOutput {
+        let step = try policy.act(frame.image, instruction: instruction, endEffector: frame.endEffector)
         keptPatchesSum += step.keptPatches.count
         inferences += 1
         totalPatches = step.totalPatches

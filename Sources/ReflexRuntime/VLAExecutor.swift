@@ -44,7 +44,7 @@ public final class VirtualVLAExecutor: VLAExecutor {
 
     public func launch(_ frame: CameraFrame, now: Double) {
         precondition(pending == nil, "VirtualVLAExecutor: launch while busy")
-        let output = Result { try vla.infer(frame.image) }
+        let output = Result { try vla.infer(frame) }
         let seconds = (try? output.get().seconds) ?? 0
         pending = (VLAResult(output: output, frameTimestamp: frame.timestamp), frame.timestamp + (latency ?? seconds))
     }

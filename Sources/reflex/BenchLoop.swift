@@ -57,7 +57,7 @@ struct BenchLoop: ParsableCommand {
             let b: [Float] = [-0.02, 0.01, -0.005, 0, -0.01, 0, 1]
             backward = VLAOutput(action: b, normalized: [-0.2, 0.1, -0.05, 0, -0.1, 0, 1], seconds: 0)
         }
-        func infer(_ image: RGBImage) throws -> VLAOutput {
+        func infer(_ frame: CameraFrame) throws -> VLAOutput {
             calls += 1
             if delay > 0 { usleep(UInt32(delay * 1e6)) }
             return (calls / 40) % 2 == 0 ? forward : backward

@@ -9,7 +9,7 @@ extension TokenPositions: ExpressibleByArgument {}
 /// The pruning flags, shared by `predict`, `eval` and `bench model`: the same names and defaults as the
 /// profile's `acceleration.pruning` keys.
 struct PruningOptions: ParsableArguments {
-    @Option(help: "Visual-token pruning: none; edges (SP-VLA's spatial set: patches holding a Canny edge); attention (its semantic set: the patches the vision encoder's self-attention favours, up to θ of it); spvla (the union of both, as released).")
+    @Option(help: "Visual-token pruning: none; edges (SP-VLA's spatial set: patches holding a Canny edge); attention (its semantic set: the patches the vision encoder's self-attention favours, up to θ of it); spvla (the union of both, as released); sqap (SQAP-VLA's criteria at LLM layer K: the text's top-attended patches, the end effector's, and coverage).")
     var prune: PruneMethod = PruningSettings().method
 
     @Option(help: "attention, spvla: the share of the encoder's attention the semantic set keeps, in (0, 1] (1 keeps every patch).")
@@ -24,6 +24,18 @@ struct PruningOptions: ParsableArguments {
     @Option(help: "The kept visual tokens' positions in the language model: packed (renumbered, as SP-VLA releases it) or original (the positions they had unpruned, gaps included).")
     var positions: TokenPositions = PruningSettings().positions
 
+    @Option(help: "sqap: the share of visual tokens kept by the text's attention at LLM layer K, in (0, 1].")
+    var keep: Double = PruningSettings().keep
+
+    @Option(help: "sqap: the LLM layer K where it prunes (FastV-style: the layers before K read every visual token).")
+    var layer: Int = PruningSettings().layer
+
+    @Option(name: .customLong("ee-radius"), help: "sqap: patches within this many patch widths of the end effector's pixel are always kept (when it is known).")
+    var eeRadius: Double = PruningSettings().eeRadius
+
+    @Option(help: "sqap: farthest-point sampling over the patch grid adds patches until this share is kept, in (0, 1].")
+    var coverage: Double = PruningSettings().coverage
+
     var settings: PruningSettings {
         get throws {
             var adaptiveTheta: AdaptiveTheta?
@@ -34,7 +46,8 @@ struct PruningOptions: ParsableArguments {
                 }
                 adaptiveTheta = AdaptiveTheta(zThreshold: zThre, zMin: zMin)
             }
-            return PruningSettings(method: prune, theta: theta, adaptive: adaptiveTheta, attentionBlock: attentionBlock, positions: positions)
+            return PruningSettings(method: prune, theta: theta, adaptive: adaptiveTheta, attentionBlock: attentionBlock, positions: positions,
+                                   keep: keep, layer: layer, eeRadius: eeRadius, coverage: coverage)
         }
     }
 
@@ -49,6 +62,7 @@ struct PruningOptions: ParsableArguments {
 /// `acceleration.pruning` as `--json` reports it: the settings beside the method name.
 struct PruningSettingsJSON: Encodable {
     var method: String, theta: Double, adaptive: Adaptive?, attentionBlock: String, positions: String
+    var keep: Double, layer: Int, eeRadius: Double, coverage: Double
     struct Adaptive: Encodable {
         var zThre: Double, zMin: Double
         enum CodingKeys: String, CodingKey { case zThre = "z_thre", zMin = "z_min" }
@@ -59,6 +73,13 @@ struct PruningSettingsJSON: Encodable {
         adaptive = s.adaptive.map { Adaptive(zThre: $0.zThreshold, zMin: $0.zMin) }
         attentionBlock = s.attentionBlock.rawValue
         positions = s.positions.rawValue
+        keep = s.keep
+        layer = s.layer
+        eeRadius = s.eeRadius
+        coverage = s.coverage
     }
-    enum CodingKeys: String, CodingKey { case method, theta, adaptive, positions, attentionBlock = "attention_block" }
+    enum CodingKeys: String, CodingKey {
+        case method, theta, adaptive, positions, keep, layer, coverage
+        case attentionBlock = "attention_block", eeRadius = "ee_radius"
+    }
 }

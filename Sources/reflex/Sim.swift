@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ReflexCore
+import ReflexIO
 import ReflexModels
 import ReflexRuntime
 import ReflexSim
@@ -88,7 +89,7 @@ struct SimRecord: ParsableCommand {
             let vla = InstructedPolicy(try loadSimPolicy(dir, precision: .fp32), instruction: "")
             return { image, sim in
                 vla.instruction = sim.task.instruction
-                return try vla.infer(image).action
+                return try vla.infer(CameraFrame(image: image, timestamp: 0, sequence: 0)).action
             }
         }
         let driver = policy == nil ? "expert" : "policy"

@@ -49,3 +49,41 @@ import Testing
         #expect(PruningSettings(method: .spvla).makeSelector()?.name == "spvla")
     }
 }
+
+/// SQAP-VLA's three criteria on hand-worked grids.
+@Suite struct SQAPSelectorTests {
+    func input(_ scores: [Float], grid: Int, ee: (x: Double, y: Double)? = nil) -> SelectionInput {
+        SelectionInput(images: [], gridWidth: grid, gridHeight: grid, patchSize: 14, attention: scores,
+                       context: SelectionContext(endEffectorPixel: ee))
+    }
+
+    @Test func topKThenCoverage() throws {
+        // 4×4 grid; the top two scores are patches 5 and 6 (centre); keep 2/16, coverage 4/16.
+        var scores = [Float](repeating: 0, count: 16)
+        scores[5] = 0.3; scores[6] = 0.2; scores[10] = 0.1
+        #expect(try SQAPSelector(keep: 2.0 / 16, coverage: 2.0 / 16).select(input(scores, grid: 4)) == [5, 6])
+        // Farthest from {5 (1,1), 6 (2,1)}: (3,3) = 15 at distance² 5, then (0,3) = 12 — ties to the lower index.
+        #expect(try SQAPSelector(keep: 2.0 / 16, coverage: 0.25).select(input(scores, grid: 4)) == [5, 6, 12, 15])
+        // ⌈share · n⌉ with at least one.
+        #expect(SQAPSelector.share(0.01, of: 16) == 1 && SQAPSelector.share(0.5, of: 15) == 8 && SQAPSelector.share(1, of: 7) == 7)
+        #expect(SQAPSelector.topK([0.1, 0.5, 0.5, 0.2], 2) == [1, 2])
+    }
+
+    @Test func endEffectorPatchesAreKept() throws {
+        let scores = [Float](repeating: 0.1, count: 16)
+        // ee at pixel (21, 21): the centre of patch (1,1) is (21, 21); radius 1 patch width (14 px) reaches the four
+        // orthogonal neighbours' centres exactly, not the diagonal ones (19.8 px).
+        let kept = try SQAPSelector(keep: 1.0 / 16, eeRadius: 1, coverage: 1.0 / 16).select(input(scores, grid: 4, ee: (21, 21)))
+        #expect(kept == [0, 1, 4, 5, 6, 9])  // 0 from top-k (all tie: lowest index), 1, 4, 5, 6, 9 from the ee
+        #expect(SQAPSelector.protected(around: (21, 21), radius: 0, gridWidth: 4, gridHeight: 4, patchSize: 14) == [5])
+        #expect(SQAPSelector.protected(around: (-100, -100), radius: 2, gridWidth: 4, gridHeight: 4, patchSize: 14).isEmpty)
+    }
+
+    @Test func settingsCheckTheSQAPKeys() {
+        #expect(PruningSettings(keep: 0).problem?.key == "keep")
+        #expect(PruningSettings(layer: 0).problem?.key == "layer")
+        #expect(PruningSettings(eeRadius: -1).problem?.key == "ee_radius")
+        #expect(PruningSettings(coverage: 1.5).problem?.key == "coverage")
+        #expect(PruningSettings(method: .sqap, layer: 3).makeSelector()?.llmLayer == 3)
+    }
+}

@@ -31,7 +31,7 @@ import Testing
         #expect(error("method: fastv")?.contains("acceleration.pruning.method") == true)
         #expect(error("positions: shuffled")?.contains("acceleration.pruning.positions") == true)
         #expect(error("attention_block: first")?.contains("acceleration.pruning.attention_block") == true)
-        #expect(error("enabled: true") == "p.yaml:20: acceleration.pruning.enabled: replaced by 'method' (none, edges, attention, spvla) and 'theta' (see boards/README.md)")
+        #expect(error("enabled: true") == "p.yaml:20: acceleration.pruning.enabled: replaced by 'method' (none, edges, attention, spvla, sqap) and 'theta' or 'keep' (see boards/README.md)")
         #expect(error("tehta: 0.5")?.contains("did you mean 'theta'") == true)
     }
 }

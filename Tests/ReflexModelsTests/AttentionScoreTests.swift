@@ -89,3 +89,76 @@ extension OpenVLAFixtureTests {
         #expect(step.keptPatches == s.keptPatches)
     }
 }
+
+extension OpenVLAFixtureTests {
+    struct LLMAttentionFixture: Decodable {
+        struct Case: Decodable {
+            var checkpoint: String, patches: Int, sequence_length: Int
+            var layers: [String: Layer]
+        }
+        struct Layer: Decodable { var scores: [Double], sets: [Cut] }
+        struct Cut: Decodable { var keep: Double, kept: [Int], margin: Double }
+        var llm_cases: [Case]
+    }
+
+    /// SQAP-VLA's criterion (a) reads the attention the text after the image pays each image token at LLM layer K:
+    /// against transformers' eager attention (`output_attentions`) on the reference input embeddings, for Llama-2
+    /// (multi-head) and Qwen2 (grouped-query); top-k sets compared where the cut's score gap is clear of rounding.
+    @Test func layerAttentionMatchesTransformers() throws {
+        let data = try Data(contentsOf: URL(fileURLWithPath: FixturePaths.checkpoints + "/attention/attention.json"))
+        let fixture = try JSONDecoder().decode(LLMAttentionFixture.self, from: data)
+        #expect(fixture.llm_cases.count == 2)
+        var compared = 0
+        for c in fixture.llm_cases {
+            let dir = Self.repositoryRoot.appendingPathComponent(c.checkpoint).path
+            let name = URL(fileURLWithPath: dir).lastPathComponent
+            let vla = try OpenVLALoader(directory: dir, precision: .fp32).load()
+            let (ids, projected) = try Self.referenceProjection(name)
+            let embeddings = try vla.inputEmbeddings(promptIds: ids, projected: projected)
+            #expect(embeddings.shape[0] == c.sequence_length)
+            var caches = vla.llm.makeCaches(capacity: c.sequence_length)
+            var h = embeddings
+            for (k, layer) in vla.llm.layers.enumerated() {
+                defer { h = (try? layer(h, cache: &caches[k], rope: vla.llm.rope)) ?? h }
+                if k == 0 { continue }
+                let want = try #require(c.layers[String(k)])
+                let all = try layer.meanAttention(h, rope: vla.llm.rope, queryRows: (1 + c.patches)..<c.sequence_length)
+                let scores = Array(all[1..<(1 + c.patches)])
+                let err = zip(scores, want.scores).map { abs(Double($0) - $1) }.max()!
+                #expect(err < 1e-7, "\(name) layer \(k): max |Δscore| \(err)")
+                for cut in want.sets where cut.margin > 20 * err {
+                    let count = SQAPSelector.share(cut.keep, of: c.patches)
+                    #expect(SQAPSelector.topK(scores, count).sorted() == cut.kept, "\(name) layer \(k) keep \(cut.keep)")
+                    compared += 1
+                }
+            }
+        }
+        #expect(compared >= 4, "only \(compared) top-k cuts were clear of rounding")
+    }
+
+    /// Case 0's prompt ids and the projected patches the PyTorch reference stored.
+    static func referenceProjection(_ name: String) throws -> ([Int], Tensor) {
+        let ref = try SafeTensorsFile(path: directory(name) + "/reference.safetensors")
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: directory(name) + "/reference.json"))) as? [String: Any]
+        let ids = try #require(((json?["cases"] as? [[String: Any]])?.first?["input_ids"] as? [Int]))
+        return (ids, try ref.floatTensor("case0.projector"))
+    }
+
+    /// `sqap` keeping every patch (keep 1) is the unpruned forward exactly, tokens and prompt logits; a real cut keeps
+    /// the top-k of the layer-K scores, the generated tokens follow the unpruned positions, and select is timed.
+    @Test(arguments: fixtures)
+    func sqapPrunesInsideTheLanguageModel(_ name: String) throws {
+        let (vla, ids, image) = try Self.loadFirstCase(name)
+        let n = vla.numPatches
+        let plain = try vla.predict(image: image, promptIds: ids, keepPromptLogits: true)
+        let all = try vla.predict(image: image, promptIds: ids, keepPromptLogits: true, selector: SQAPSelector(keep: 1, layer: 1, coverage: 1))
+        #expect(all.keptPatches == Array(0..<n) && all.tokens == plain.tokens)
+        #expect(toDouble(all.promptLogits!) == toDouble(plain.promptLogits!))
+        let cut = try vla.predict(image: image, promptIds: ids, keepPromptLogits: true, selector: SQAPSelector(keep: 0.25, layer: 1, coverage: 0.25))
+        #expect(cut.keptPatches.count == SQAPSelector.share(0.25, of: n) && cut.totalPatches == n)
+        #expect(cut.promptLogits!.shape[0] == ids.count + cut.keptPatches.count && cut.timings.select > 0)
+        // Too deep a layer is an error naming the selector.
+        #expect { _ = try vla.predict(image: image, promptIds: ids, selector: SQAPSelector(layer: vla.llm.layers.count)) }
+            throws: { "\($0)".contains("visual-token selector sqap: LLM layer \(vla.llm.layers.count) is outside") }
+    }
+}

@@ -14,11 +14,11 @@ final class FrameHashVLA: InstructableVLA {
     var calls = 0
     let delay: Double
     init(delay: Double = 0) { self.delay = delay }
-    func infer(_ image: RGBImage) throws -> VLAOutput {
+    func infer(_ frame: CameraFrame) throws -> VLAOutput {
         calls += 1
         if delay > 0 { usleep(UInt32(delay * 1e6)) }
         var h: UInt64 = 14_695_981_039_346_656_037
-        for i in stride(from: 0, to: image.pixels.count, by: 7) { h = (h ^ UInt64(image.pixels[i])) &* 1_099_511_628_211 }
+        for i in stride(from: 0, to: frame.image.pixels.count, by: 7) { h = (h ^ UInt64(frame.image.pixels[i])) &* 1_099_511_628_211 }
         let a: [Float] = [Float(Int(h % 21) - 10) / 400, Float(Int((h >> 8) % 21) - 10) / 400, Float(Int((h >> 16) % 9) - 4) / 2000, 0, 0, 0, 1]
         return VLAOutput(action: a, normalized: a.map { $0 * 10 }, seconds: delay)
     }

@@ -9,9 +9,9 @@ final class FailingExpertVLA: InstructableVLA {
     let expert = ExpertVLA()
     var failing = false
     var instruction: String { get { expert.instruction } set { expert.instruction = newValue } }
-    func infer(_ image: RGBImage) throws -> VLAOutput {
+    func infer(_ frame: CameraFrame) throws -> VLAOutput {
         if failing { throw NoAction() }
-        return try expert.infer(image)
+        return try expert.infer(frame)
     }
     struct NoAction: Error, CustomStringConvertible { var description: String { "no action" } }
 }

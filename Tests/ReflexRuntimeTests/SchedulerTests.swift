@@ -27,7 +27,7 @@ final class ScriptedVLA: VLA {
     var script: [[Float]]
     var calls = 0
     init(_ script: [[Float]]) { self.script = script }
-    func infer(_ image: RGBImage) throws -> VLAOutput {
+    func infer(_ frame: CameraFrame) throws -> VLAOutput {
         let a = script[min(calls, script.count - 1)]
         calls += 1
         return VLAOutput(action: a, normalized: a, seconds: 0.001)

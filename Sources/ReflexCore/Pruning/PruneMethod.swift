@@ -9,6 +9,9 @@ public enum PruneMethod: String, Sendable, CaseIterable, Codable {
     case attention
     /// SP-VLA as released: the union of the spatial and semantic sets (`SPVLASelector`).
     case spvla
+    /// SQAP-VLA's criteria at LLM layer K: the text's top-attended patches, the end effector's, and coverage
+    /// (`SQAPSelector`).
+    case sqap
 }
 
 /// The rotary positions the language model gives the kept visual tokens (`acceleration.pruning.positions`).

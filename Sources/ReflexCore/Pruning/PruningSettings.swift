@@ -7,21 +7,39 @@ public struct PruningSettings: Sendable, Equatable {
     public var adaptive: AdaptiveTheta?
     /// Whose self-attention scores the patches: the encoder's last block (as released) or the feature block.
     public var attentionBlock: AttentionBlock
-    /// The kept tokens' rotary positions in the language model: packed (as released) or original.
+    /// The kept tokens' rotary positions in the language model: packed (as released) or original. `sqap` always
+    /// keeps the original ones.
     public var positions: TokenPositions
+    /// `sqap`: the share of visual tokens its attention criterion keeps (top-k), in (0, 1].
+    public var keep: Double
+    /// `sqap`: the language-model layer K where it prunes (layers before K read every visual token), ≥ 1.
+    public var layer: Int
+    /// `sqap`: the radius, in patch widths, around the end effector's pixel whose patches are always kept, ≥ 0.
+    public var eeRadius: Double
+    /// `sqap`: farthest-point sampling adds patches until this share of them is kept, in (0, 1].
+    public var coverage: Double
 
     public init(method: PruneMethod = .none, theta: Double = 0.9, adaptive: AdaptiveTheta? = nil,
-                attentionBlock: AttentionBlock = .last, positions: TokenPositions = .packed) {
+                attentionBlock: AttentionBlock = .last, positions: TokenPositions = .packed,
+                keep: Double = 0.4, layer: Int = 2, eeRadius: Double = 1.5, coverage: Double = 0.6) {
         self.method = method
         self.theta = theta
         self.adaptive = adaptive
         self.attentionBlock = attentionBlock
         self.positions = positions
+        self.keep = keep
+        self.layer = layer
+        self.eeRadius = eeRadius
+        self.coverage = coverage
     }
 
     /// The first invalid parameter, by its profile key under `acceleration.pruning`, and why; nil when usable.
     public var problem: (key: String, message: String)? {
         if !(theta.isFinite && theta > 0 && theta <= 1) { return ("theta", "\(theta) must be in (0, 1] (the share of attention the semantic set keeps)") }
+        if !(keep.isFinite && keep > 0 && keep <= 1) { return ("keep", "\(keep) must be in (0, 1] (the share of visual tokens the attention criterion keeps)") }
+        if layer < 1 { return ("layer", "\(layer) must be at least 1 (the layers before it read every visual token)") }
+        if !(eeRadius.isFinite && eeRadius >= 0) { return ("ee_radius", "\(eeRadius) must be ≥ 0 (patch widths around the end effector)") }
+        if !(coverage.isFinite && coverage > 0 && coverage <= 1) { return ("coverage", "\(coverage) must be in (0, 1] (the share of visual tokens coverage sampling fills up to)") }
         if let a = adaptive {
             if !(a.zThreshold.isFinite && a.zThreshold >= 0 && a.zThreshold < 1) { return ("adaptive.z_thre", "\(a.zThreshold) must be in [0, 1) (normalized |z| below which nothing is pruned)") }
             if !(a.zMin.isFinite && a.zMin > 0 && a.zMin < 1) { return ("adaptive.z_min", "\(a.zMin) must be in (0, 1) (θ falls to 1 − z_min at full speed)") }
@@ -36,6 +54,7 @@ public struct PruningSettings: Sendable, Equatable {
         case .edges: EdgeSelector()
         case .attention: AttentionSelector(theta: theta, adaptive: adaptive, block: attentionBlock)
         case .spvla: SPVLASelector(theta: theta, adaptive: adaptive, block: attentionBlock)
+        case .sqap: SQAPSelector(keep: keep, layer: layer, eeRadius: eeRadius, coverage: coverage)
         }
     }
 
@@ -47,6 +66,7 @@ public struct PruningSettings: Sendable, Equatable {
         case .attention, .spvla:
             "\(method.rawValue) (θ " + (adaptive.map { "adaptive, z_thre \($0.zThreshold), z_min \($0.zMin)" } ?? "\(theta)")
                 + ", \(attentionBlock.rawValue) block, \(positions.rawValue) positions)"
+        case .sqap: "sqap (layer \(layer), keep \(keep), ee_radius \(eeRadius), coverage \(coverage))"
         }
     }
 }

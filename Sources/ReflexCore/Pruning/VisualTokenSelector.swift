@@ -19,8 +19,8 @@ public struct SelectionInput {
     public let gridWidth: Int
     public let gridHeight: Int
     public let patchSize: Int
-    /// The scoring encoder's mean attention per patch in the block the selector asked for (`attentionBlock`);
-    /// nil when it asked for none.
+    /// The attention the selector asked for, one value per patch: the scoring encoder's mean self-attention in
+    /// `attentionBlock`, or the text's mean attention to each patch at LLM layer `llmLayer`; nil when it asked for none.
     public let attention: [Float]?
     public let context: SelectionContext
 
@@ -54,11 +54,16 @@ public protocol VisualTokenSelector: AnyObject {
     var name: String { get }
     /// The ViT block whose attention this selector reads; nil: none (the default).
     var attentionBlock: AttentionBlock? { get }
+    /// The language-model layer at which this selector prunes (FastV-style: the layers before it read every
+    /// visual token, and `SelectionInput.attention` is the attention the text after the image pays each patch at
+    /// that layer); nil: it prunes before the projector (the default).
+    var llmLayer: Int? { get }
     func select(_ input: SelectionInput) throws -> [Int]
 }
 
 extension VisualTokenSelector {
     public var attentionBlock: AttentionBlock? { nil }
+    public var llmLayer: Int? { nil }
 }
 
 /// SP-VLA's spatial set alone: every patch of the first encoder's input image holding a Canny edge pixel
