@@ -301,7 +301,8 @@ func loadSimPolicy(_ dir: String, precision: Precision, options: VLAPolicy.Optio
     }
     let t0 = monotonicSeconds()
     let p = try VLAPolicy(directory: dir, precision: precision, options: options)
-    log.info("loaded \(dir) (\(p.precision.rawValue)) in \(String(format: "%.0f", (monotonicSeconds() - t0) * 1000)) ms")
+    let pruning = options.pruning.method == .none ? "" : ", pruning \(options.pruning.summary)"
+    log.info("loaded \(dir) (\(p.precision.rawValue)\(pruning)) in \(String(format: "%.0f", (monotonicSeconds() - t0) * 1000)) ms")
     return p
 }
 
