@@ -154,6 +154,14 @@ expect(["eval", "--scheduler", "smith", "--max-generated", "65"], 2, "--max-gene
 expect(["eval", "--vla-latency-ms", "400"], 2, "needs --mode async", "eval --vla-latency-ms in sync mode")
 expect(["eval", "--mode", "async", "--vla-latency-ms", "soon"], 2, "--vla-latency-ms", "eval --vla-latency-ms soon")
 expect(["eval", "--mode", "async", "--max-action-age-ms", "50"], 2, "at least one control period", "eval --max-action-age-ms below a period")
+# The pruning flags likewise (and a layer the model does not have, at load).
+expect(["eval", "--prune", "attention", "--theta", "0"], 2, "--theta: 0.0 must be in (0, 1]", "eval --theta 0")
+expect(["predict", "--model", SIM, "--image", PNG_OK, *INSTR, "--prune", "spvla", "--adaptive", "fast"], 2, "--adaptive: 'fast' is not Z_THRE,Z_MIN", "predict --adaptive fast")
+expect(["eval", "--prune", "spvla", "--adaptive", "1,0.9"], 2, "--adaptive (z_thre): 1.0 must be in [0, 1)", "eval --adaptive 1,0.9")
+expect(["bench", "model", "--model", SIM, "--prune", "sqap", "--keep", "1.5"], 2, "--keep: 1.5 must be in (0, 1]", "bench model --keep 1.5")
+expect(["eval", "--prune", "sqap", "--ee-radius=-1"], 2, "--ee-radius: -1.0 must be ≥ 0", "eval --ee-radius -1")
+expect(["eval", "--prune", "sqap", "--layer", "6"], 2, "pruning at LLM layer 6 (acceleration.pruning.layer, --layer) needs a deeper model", "eval --layer beyond the depth")
+expect(["eval", "--prune", "fastv"], 2, "--prune", "eval --prune fastv")
 expect(["capture", "--width", "0"], 2, "--width", "capture --width 0")
 expect(["capture", "--fps", "0"], 2, "--fps", "capture --fps 0")
 

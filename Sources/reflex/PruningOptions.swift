@@ -53,7 +53,7 @@ struct PruningOptions: ParsableArguments {
 
     func validate() throws {
         if let p = try settings.problem {
-            let flag = p.key.hasPrefix("adaptive") ? "adaptive (\(p.key.dropFirst("adaptive.".count)))" : p.key
+            let flag = p.key.hasPrefix("adaptive") ? "adaptive (\(p.key.dropFirst("adaptive.".count)))" : p.key.replacingOccurrences(of: "_", with: "-")
             throw ValidationError("--\(flag): \(p.message)")
         }
     }
