@@ -278,16 +278,7 @@ public struct OpenVLA: Sendable {
         let shift = positions == nil ? 0 : positionShift
         var t0 = monotonicNanos()
         let hidden = try llm.forward(embeddings, caches: &caches, positions: positions)
-        let last = try hidden.slice(axis: 0, (hidden.shape[0] - 1)..<hidden.shape[0])
-        var promptLogits: Tensor?
-        var next: Int
-        if keepPromptLogits {
-            let logits = try llm.logits(hidden)
-            promptLogits = logits
-            next = try argmax(try logits.slice(axis: 0, (logits.shape[0] - 1)..<logits.shape[0]), actionTokensOnly, step: 0)
-        } else {
-            next = try nextToken(last, actionTokensOnly, step: 0)
-        }
+        var (next, promptLogits) = try firstToken(hidden, actionTokensOnly: actionTokensOnly, keepPromptLogits: keepPromptLogits)
         timings.prefill = Double(monotonicNanos() - t0) / 1e6
         t0 = monotonicNanos()
         var tokens = [next]
@@ -299,6 +290,16 @@ public struct OpenVLA: Sendable {
         timings.decode = Double(monotonicNanos() - t0) / 1e6
         return Prediction(tokens: tokens, normalizedAction: actionTokenizer.decode(tokens), timings: timings,
                           promptLogits: promptLogits)
+    }
+
+    /// The first generated token from the prompt's final hidden states [L, hidden], and the logits of every prompt
+    /// position when asked for.
+    func firstToken(_ hidden: Tensor, actionTokensOnly: Bool, keepPromptLogits: Bool) throws -> (Int, Tensor?) {
+        guard keepPromptLogits else {
+            return (try nextToken(try hidden.slice(axis: 0, (hidden.shape[0] - 1)..<hidden.shape[0]), actionTokensOnly, step: 0), nil)
+        }
+        let logits = try llm.logits(hidden)
+        return (try argmax(try logits.slice(axis: 0, (logits.shape[0] - 1)..<logits.shape[0]), actionTokensOnly, step: 0), logits)
     }
 
     /// The greedy next token (generated token number `step`) from the final hidden state [1, hidden].

@@ -43,16 +43,7 @@ extension OpenVLA {
         t0 = monotonicNanos()
         for j in layer..<layers.count { h = try layers[j](h, cache: &caches[j], rope: llm.rope, positions: rows) }
         let hidden = try h.rmsNorm(weight: llm.norm, eps: llm.config.rmsNormEps)
-        let last = try hidden.slice(axis: 0, (hidden.shape[0] - 1)..<hidden.shape[0])
-        var promptLogits: Tensor?
-        var next: Int
-        if keepPromptLogits {
-            let logits = try llm.logits(hidden)
-            promptLogits = logits
-            next = try argmax(try logits.slice(axis: 0, (logits.shape[0] - 1)..<logits.shape[0]), actionTokensOnly, step: 0)
-        } else {
-            next = try nextToken(last, actionTokensOnly, step: 0)
-        }
+        var (next, promptLogits) = try firstToken(hidden, actionTokensOnly: actionTokensOnly, keepPromptLogits: keepPromptLogits)
         timings.prefill = Double(prefillBefore &+ (monotonicNanos() &- t0)) / 1e6
         t0 = monotonicNanos()
         var tokens = [next]
