@@ -236,9 +236,8 @@ public struct OpenVLA: Sendable {
             return result
         }
         if let selector {
-            let config = config0
             kept = try selector.select(SelectionInput(images: images, gridWidth: grid, gridHeight: grid,
-                                                      patchSize: config.patchSize, attention: encoding.patchAttention,
+                                                      patchSize: config0.patchSize, attention: encoding.patchAttention,
                                                       context: context))
             guard !kept.isEmpty, kept.first! >= 0, kept.last! < all, zip(kept, kept.dropFirst()).allSatisfy({ $0 < $1 }) else {
                 throw TensorError.invalidArgument("visual-token selector \(selector.name): kept patches must be ascending, distinct and within 0..<\(all), got \(kept.count) starting \(kept.prefix(4))")
