@@ -159,13 +159,14 @@ public struct OpenVLA: Sendable {
 
     /// Concatenated patch features and, when `attention` names a block, the scoring encoder's mean attention
     /// per patch in that block (`VisionTransformer.encode`).
-    public func encode(_ pixels: [Tensor], attention: AttentionBlock?) throws -> VisionTransformer.Encoding {
+    public func encode(_ pixels: [Tensor], attention: AttentionBlock?,
+                       lateOnKept: (blocks: Int, patches: [Int])? = nil) throws -> VisionTransformer.Encoding {
         guard pixels.count == encoders.count else {
             throw TensorError.invalidArgument("OpenVLA: \(pixels.count) pixel tensors for \(encoders.count) encoders")
         }
         let scorer = scoringEncoder
         let encoded = try zip(encoders, pixels).enumerated().map { i, pair in
-            try pair.0.transformer.encode(pair.1, attention: i == scorer ? attention : nil)
+            try pair.0.transformer.encode(pair.1, attention: i == scorer ? attention : nil, lateOnKept: lateOnKept)
         }
         var result = encoded[scorer]
         if encoded.count > 1 { result.features = try Tensor.concat(encoded.map(\.features), axis: 1) }
@@ -194,10 +195,12 @@ public struct OpenVLA: Sendable {
     ///   - keepPromptLogits: also return the logits of every prompt position.
     ///   - selector: picks the patches the LLM reads (nil: all of them); `context` is what it knows of the robot.
     ///   - positions: the kept tokens' rotary positions: packed (renumbered, as SP-VLA releases it) or original.
+    ///   - encoderBlocksOnKept: an experiment — a selector that reads only the image (no attention) runs before the
+    ///     encoders, and their last this-many feature blocks run on the kept patches only.
     public func predict(image: RGBImage, promptIds: [Int], actionTokensOnly: Bool = false,
                         keepPromptLogits: Bool = false, selector: (any VisualTokenSelector)? = nil,
                         context: SelectionContext = SelectionContext(),
-                        positions: TokenPositions = .packed) throws -> Prediction {
+                        positions: TokenPositions = .packed, encoderBlocksOnKept: Int = 0) throws -> Prediction {
         try checkPromptFits(promptTokens: promptIds.count)  // before anything is sized from the prompt
         var timings = StageTimings()
         var t0 = monotonicNanos()
@@ -209,16 +212,29 @@ public struct OpenVLA: Sendable {
         let images = try encoders.map { try $0.resized(image) }
         let pixels = zip(encoders, images).map { $1.normalized(mean: $0.mean, std: $0.std) }
         lap(.preprocess)
-        let encoding = try encode(pixels, attention: selector?.attentionBlock)
+        let config0 = encoders[0].transformer.config, grid = config0.imageSize / config0.patchSize
+        var early: [Int]?
+        if encoderBlocksOnKept > 0, let selector {
+            guard selector.attentionBlock == nil, selector.llmLayer == nil else {
+                throw TensorError.invalidArgument("visual-token selector \(selector.name): the encoder's late blocks on kept patches need a selector that reads only the image")
+            }
+            early = try checkedSelection(selector, SelectionInput(images: images, gridWidth: grid, gridHeight: grid,
+                                                                   patchSize: config0.patchSize, context: context))
+            lap(.select)
+        }
+        let encoding = try encode(pixels, attention: selector?.attentionBlock,
+                                  lateOnKept: early.map { (blocks: encoderBlocksOnKept, patches: $0) })
         var features = encoding.features
+        let selectBefore = timings.select
         lap(.vision)
         // The scores are the selector's cost: moved from the vision stage to the select stage.
         let scoreMs = Double(encoding.attentionNanos) / 1e6
         timings.vision -= scoreMs
         let all = numPatches
         var kept = Array(0..<all)
-        let config0 = encoders[0].transformer.config, grid = config0.imageSize / config0.patchSize
-        if let selector, let layer = selector.llmLayer {
+        if let early {
+            kept = early  // the features are already the kept rows
+        } else if let selector, let layer = selector.llmLayer {
             // Pruned inside the language model: every patch is projected, the selector runs at `layer`.
             lap(.select)
             let projected = try projector(features)
@@ -235,17 +251,14 @@ public struct OpenVLA: Sendable {
             result.totalPatches = all
             return result
         }
-        if let selector {
-            kept = try selector.select(SelectionInput(images: images, gridWidth: grid, gridHeight: grid,
-                                                      patchSize: config0.patchSize, attention: encoding.patchAttention,
-                                                      context: context))
-            guard !kept.isEmpty, kept.first! >= 0, kept.last! < all, zip(kept, kept.dropFirst()).allSatisfy({ $0 < $1 }) else {
-                throw TensorError.invalidArgument("visual-token selector \(selector.name): kept patches must be ascending, distinct and within 0..<\(all), got \(kept.count) starting \(kept.prefix(4))")
-            }
+        if early == nil, let selector {
+            kept = try checkedSelection(selector, SelectionInput(images: images, gridWidth: grid, gridHeight: grid,
+                                                                  patchSize: config0.patchSize, attention: encoding.patchAttention,
+                                                                  context: context))
             if kept.count < all { features = try features.gatherRows(kept) }
         }
         lap(.select)
-        timings.select += scoreMs
+        timings.select += scoreMs + selectBefore
         let projected = try projector(features)
         lap(.projector)
         var ids: [Int]?
@@ -266,6 +279,15 @@ public struct OpenVLA: Sendable {
     public func originalPositions(promptTokens: Int, kept: [Int]) -> [Int] {
         let i = imageInsertIndex
         return Array(0..<i) + kept.map { i + $0 } + Array((i + numPatches)..<(promptTokens + numPatches))
+    }
+
+    /// A selector's result, checked against its contract (ascending, distinct, within the grid, at least one).
+    func checkedSelection(_ selector: any VisualTokenSelector, _ input: SelectionInput) throws -> [Int] {
+        let kept = try selector.select(input), all = numPatches
+        guard !kept.isEmpty, kept.first! >= 0, kept.last! < all, zip(kept, kept.dropFirst()).allSatisfy({ $0 < $1 }) else {
+            throw TensorError.invalidArgument("visual-token selector \(selector.name): kept patches must be ascending, distinct and within 0..<\(all), got \(kept.count) starting \(kept.prefix(4))")
+        }
+        return kept
     }
 
     /// Greedy decoding of `actionDims` tokens after prefilling `embeddings` [L, hidden]. `positions`: the prompt's

@@ -42,13 +42,25 @@ extension VisionTransformer {
 
     /// Features of a normalized image and the patches' mean attention in `block` (nil: features only).
     /// Throws when the last block is asked for and the checkpoint did not carry it.
-    public func encode(_ image: Tensor, attention block: AttentionBlock?) throws -> Encoding {
+    ///
+    /// `lateOnKept` (an experiment): the last `blocks` feature blocks run on the prefix tokens and the `patches`
+    /// (ascending) only, and the features returned are those patches' rows; the attention scores are unavailable then.
+    public func encode(_ image: Tensor, attention block: AttentionBlock?,
+                       lateOnKept: (blocks: Int, patches: [Int])? = nil) throws -> Encoding {
         let c = config
         var x = try embed(image)
         var scores: [Float]?
         var nanos: UInt64 = 0
         let computed = blocks.prefix(c.depth - 1)
+        if let late = lateOnKept, block != nil || late.blocks < 1 || late.blocks > computed.count {
+            throw TensorError.invalidArgument("VisionTransformer: the late blocks on kept patches need 1…\(computed.count) blocks and no attention scores, got \(late.blocks)")
+        }
+        var rows = c.numPatches
         for (i, b) in computed.enumerated() {
+            if let late = lateOnKept, i == computed.count - late.blocks, late.patches.count < c.numPatches {
+                x = try x.gatherRows(Array(0..<c.prefixTokens) + late.patches.map { c.prefixTokens + $0 })
+                rows = late.patches.count
+            }
             if block == .feature && i == computed.count - 1 {
                 x = try b(x, config: c) { q, k in
                     let t0 = monotonicNanos()
@@ -67,7 +79,7 @@ extension VisionTransformer {
             scores = try probe.meanAttention(x, config: c)
             nanos = monotonicNanos() &- t0
         }
-        let patches = c.prefixTokens..<(c.prefixTokens + c.numPatches)
+        let patches = c.prefixTokens..<(c.prefixTokens + rows)
         return Encoding(features: try x.slice(axis: 0, patches), patchAttention: scores.map { Array($0[patches]) },
                         attentionNanos: nanos)
     }

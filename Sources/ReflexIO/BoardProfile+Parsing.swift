@@ -156,7 +156,7 @@ extension BoardProfile {
     /// `acceleration.pruning`: method, θ (fixed or speed-adaptive) and the attention block.
     static func parsePruning(_ node: YAMLCursor) throws -> PruningSettings {
         let pr = try node.mapping(known: ["method", "theta", "adaptive", "attention_block", "positions", "keep", "layer", "ee_radius",
-                                          "coverage", "enabled", "keep_tokens"])
+                                          "coverage", "vit_blocks", "enabled", "keep_tokens"])
         for old in ["enabled", "keep_tokens"] where pr[old] != nil {
             throw pr[old]!.error("replaced by 'method' (none, edges, attention, spvla, sqap) and 'theta' or 'keep' (see boards/README.md)")
         }
@@ -169,7 +169,8 @@ extension BoardProfile {
             keep: try opt(pr, "keep", node).double(0...1, default: defaults.keep),
             layer: try opt(pr, "layer", node).int(1...1024, default: defaults.layer),
             eeRadius: try opt(pr, "ee_radius", node).double(0...1000, default: defaults.eeRadius),
-            coverage: try opt(pr, "coverage", node).double(0...1, default: defaults.coverage))
+            coverage: try opt(pr, "coverage", node).double(0...1, default: defaults.coverage),
+            vitBlocks: try opt(pr, "vit_blocks", node).int(0...1024, default: defaults.vitBlocks))
         var ad: [String: YAMLCursor] = [:]
         if let adNode = pr["adaptive"] {
             ad = try adNode.mapping(known: ["z_thre", "z_min"])

@@ -34,6 +34,11 @@ public final class VLAPolicy {
             throw ModelError(file: directory + "/config.json", key: "text_config.num_hidden_layers",
                              "pruning at LLM layer \(options.pruning.layer) (acceleration.pruning.layer, --layer) needs a deeper model: this one has \(depth) layers (1…\(depth - 1) are usable)")
         }
+        let featureBlocks = model.encoders.map { $0.transformer.config.depth - 1 }.min() ?? 0
+        if options.pruning.vitBlocks > featureBlocks {
+            throw ModelError(file: directory + "/config.json", key: "vision_configs",
+                             "\(options.pruning.vitBlocks) ViT blocks on kept patches (acceleration.pruning.vit_blocks, --vit-blocks), but the encoders compute \(featureBlocks) feature blocks")
+        }
         self.precision = loader.precision
         self.options = options
         selector = options.pruning.makeSelector()
@@ -69,7 +74,7 @@ public final class VLAPolicy {
         let p = try model.predict(image: image, promptIds: ids, selector: selector,
                                   context: SelectionContext(previousAction: previousAction,
                                                             endEffectorPixel: endEffector.map { (x: $0.u * inputSize, y: $0.v * inputSize) }),
-                                  positions: options.pruning.positions)
+                                  positions: options.pruning.positions, encoderBlocksOnKept: options.pruning.vitBlocks)
         previousAction = p.normalizedAction
         let action = try statistics?.unnormalize(p.normalizedAction) ?? p.normalizedAction
         return Step(action: action, normalizedAction: p.normalizedAction, tokens: p.tokens, timings: p.timings,

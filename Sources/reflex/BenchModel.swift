@@ -98,7 +98,7 @@ struct BenchModel: ParsableCommand {
         var kept: [Int] = []
         let settings = try pruning.settings
         let selector = settings.makeSelector()
-        _ = try vla.predict(image: frame, promptIds: promptIds, actionTokensOnly: actionTokensOnly, selector: selector, positions: settings.positions)
+        _ = try vla.predict(image: frame, promptIds: promptIds, actionTokensOnly: actionTokensOnly, selector: selector, positions: settings.positions, encoderBlocksOnKept: settings.vitBlocks)
         // Pruned runs interleave an unpruned prediction before each timed one: the ratios come from one run of the
         // bench, side by side, not from two runs at different times on a shared machine.
         var unpruned: [StageTimings] = []
@@ -108,7 +108,7 @@ struct BenchModel: ParsableCommand {
             }
             GemmProfiler.reset()
             GemmProfiler.enabled = true
-            let p = try vla.predict(image: frame, promptIds: promptIds, actionTokensOnly: actionTokensOnly, selector: selector, positions: settings.positions)
+            let p = try vla.predict(image: frame, promptIds: promptIds, actionTokensOnly: actionTokensOnly, selector: selector, positions: settings.positions, encoderBlocksOnKept: settings.vitBlocks)
             GemmProfiler.enabled = false
             samples.append(p.timings)
             kept.append(p.keptPatches.count)

@@ -52,7 +52,7 @@ struct Predict: ParsableCommand {
         log.info("loaded \(model) (\(loader.isQuantizedCheckpoint ? "int8 checkpoint" : quant.rawValue)) in \(String(format: "%.0f", loadMs)) ms")
         let ids = try PromptBuilder(tokenizer: tokenizer, config: loader.config).ids(instruction)
         let prediction = try vla.predict(image: rgb, promptIds: ids, actionTokensOnly: actionTokensOnly, selector: try pruning.settings.makeSelector(),
-                                        positions: pruning.positions)
+                                        positions: pruning.positions, encoderBlocksOnKept: pruning.vitBlocks)
         let action = try stats?.unnormalize(prediction.normalizedAction) ?? prediction.normalizedAction
         if json {
             let out = PredictOutput(action: action, normalizedAction: prediction.normalizedAction, tokens: prediction.tokens,

@@ -36,6 +36,9 @@ struct PruningOptions: ParsableArguments {
     @Option(help: "sqap: farthest-point sampling over the patch grid adds patches until this share is kept, in (0, 1].")
     var coverage: Double = PruningSettings().coverage
 
+    @Option(name: .customLong("vit-blocks"), help: "An experiment, edges only: the vision encoders' last N feature blocks run on the kept patches only (0: prune after the encoders).")
+    var vitBlocks: Int = PruningSettings().vitBlocks
+
     var settings: PruningSettings {
         get throws {
             var adaptiveTheta: AdaptiveTheta?
@@ -47,7 +50,7 @@ struct PruningOptions: ParsableArguments {
                 adaptiveTheta = AdaptiveTheta(zThreshold: zThre, zMin: zMin)
             }
             return PruningSettings(method: prune, theta: theta, adaptive: adaptiveTheta, attentionBlock: attentionBlock, positions: positions,
-                                   keep: keep, layer: layer, eeRadius: eeRadius, coverage: coverage)
+                                   keep: keep, layer: layer, eeRadius: eeRadius, coverage: coverage, vitBlocks: vitBlocks)
         }
     }
 
@@ -62,7 +65,7 @@ struct PruningOptions: ParsableArguments {
 /// `acceleration.pruning` as `--json` reports it: the settings beside the method name.
 struct PruningSettingsJSON: Encodable {
     var method: String, theta: Double, adaptive: Adaptive?, attentionBlock: String, positions: String
-    var keep: Double, layer: Int, eeRadius: Double, coverage: Double
+    var keep: Double, layer: Int, eeRadius: Double, coverage: Double, vitBlocks: Int
     struct Adaptive: Encodable {
         var zThre: Double, zMin: Double
         enum CodingKeys: String, CodingKey { case zThre = "z_thre", zMin = "z_min" }
@@ -77,9 +80,10 @@ struct PruningSettingsJSON: Encodable {
         layer = s.layer
         eeRadius = s.eeRadius
         coverage = s.coverage
+        vitBlocks = s.vitBlocks
     }
     enum CodingKeys: String, CodingKey {
         case method, theta, adaptive, positions, keep, layer, coverage
-        case attentionBlock = "attention_block", eeRadius = "ee_radius"
+        case attentionBlock = "attention_block", eeRadius = "ee_radius", vitBlocks = "vit_blocks"
     }
 }

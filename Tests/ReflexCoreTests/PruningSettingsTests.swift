@@ -85,5 +85,8 @@ import Testing
         #expect(PruningSettings(eeRadius: -1).problem?.key == "ee_radius")
         #expect(PruningSettings(coverage: 1.5).problem?.key == "coverage")
         #expect(PruningSettings(method: .sqap, layer: 3).makeSelector()?.llmLayer == 3)
+        #expect(PruningSettings(method: .attention, vitBlocks: 1).problem?.key == "vit_blocks")
+        #expect(PruningSettings(method: .edges, vitBlocks: -1).problem?.key == "vit_blocks")
+        #expect(PruningSettings(method: .edges, vitBlocks: 2).problem == nil)
     }
 }

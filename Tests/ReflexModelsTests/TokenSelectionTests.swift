@@ -104,3 +104,29 @@ extension OpenVLAFixtureTests {
         #expect(toDouble(all.promptLogits!) == toDouble(plain.promptLogits!))
     }
 }
+
+extension OpenVLAFixtureTests {
+    /// The ViT-internal experiment: an image-only selector runs before the encoders and their last feature blocks
+    /// see the kept patches only. Keeping every patch is the unpruned forward; a subset is the encoders run with
+    /// those rows dropped before the late blocks, then the usual projector and LLM.
+    @Test(arguments: fixtures)
+    func lateEncoderBlocksOnKeptPatches(_ name: String) throws {
+        let (vla, ids, image) = try Self.loadFirstCase(name)
+        let n = vla.numPatches
+        let plain = try vla.predict(image: image, promptIds: ids, keepPromptLogits: true)
+        let all = try vla.predict(image: image, promptIds: ids, keepPromptLogits: true, selector: FixedSelector(Array(0..<n)), encoderBlocksOnKept: 1)
+        #expect(toDouble(all.promptLogits!) == toDouble(plain.promptLogits!))
+        let kept = Array(stride(from: 0, to: n, by: 3))
+        let late = try vla.predict(image: image, promptIds: ids, keepPromptLogits: true, selector: FixedSelector(kept), encoderBlocksOnKept: 1)
+        let encoded = try vla.encode(try vla.preprocess(image), attention: nil, lateOnKept: (blocks: 1, patches: kept))
+        #expect(encoded.features.shape[0] == kept.count)
+        let byHand = try vla.generate(embeddings: try vla.inputEmbeddings(promptIds: ids, projected: try vla.projector(encoded.features)),
+                                      actionTokensOnly: false, keepPromptLogits: true)
+        #expect(late.keptPatches == kept && toDouble(late.promptLogits!) == toDouble(byHand.promptLogits!))
+        // The late block saw fewer keys: its features differ from gathering after the full encoder.
+        let after = try vla.visionFeatures(try vla.preprocess(image)).gatherRows(kept)
+        #expect(toDouble(after) != toDouble(encoded.features))
+        #expect { _ = try vla.predict(image: image, promptIds: ids, selector: AttentionSelector(block: .feature), encoderBlocksOnKept: 1) }
+            throws: { "\($0)".contains("reads only the image") }
+    }
+}

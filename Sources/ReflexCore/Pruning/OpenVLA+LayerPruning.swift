@@ -33,10 +33,7 @@ extension OpenVLA {
         t0 = monotonicNanos()
         // The text after the image queries; the image's key columns are scored.
         let perKey = try layers[layer].meanAttention(h, rope: llm.rope, queryRows: (i + n)..<length)
-        let kept = try selector.select(input(Array(perKey[i..<(i + n)])))
-        guard !kept.isEmpty, kept.first! >= 0, kept.last! < n, zip(kept, kept.dropFirst()).allSatisfy({ $0 < $1 }) else {
-            throw TensorError.invalidArgument("visual-token selector \(selector.name): kept patches must be ascending, distinct and within 0..<\(n), got \(kept.count) starting \(kept.prefix(4))")
-        }
+        let kept = try checkedSelection(selector, input(Array(perKey[i..<(i + n)])))
         let rows = Array(0..<i) + kept.map { i + $0 } + Array((i + n)..<length)
         if rows.count < length { h = try h.gatherRows(rows) }
         let selectMs = Double(monotonicNanos() &- t0) / 1e6

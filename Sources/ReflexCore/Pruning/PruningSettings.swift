@@ -18,10 +18,13 @@ public struct PruningSettings: Sendable, Equatable {
     public var eeRadius: Double
     /// `sqap`: farthest-point sampling adds patches until this share of them is kept, in (0, 1].
     public var coverage: Double
+    /// An experiment, `edges` only: the encoders' last this-many feature blocks run on the kept patches only (the
+    /// edge set is chosen from the image before the encoders); 0 (default) prunes after the encoders.
+    public var vitBlocks: Int
 
     public init(method: PruneMethod = .none, theta: Double = 0.9, adaptive: AdaptiveTheta? = nil,
                 attentionBlock: AttentionBlock = .last, positions: TokenPositions = .packed,
-                keep: Double = 0.4, layer: Int = 2, eeRadius: Double = 1.5, coverage: Double = 0.6) {
+                keep: Double = 0.4, layer: Int = 2, eeRadius: Double = 1.5, coverage: Double = 0.6, vitBlocks: Int = 0) {
         self.method = method
         self.theta = theta
         self.adaptive = adaptive
@@ -31,6 +34,7 @@ public struct PruningSettings: Sendable, Equatable {
         self.layer = layer
         self.eeRadius = eeRadius
         self.coverage = coverage
+        self.vitBlocks = vitBlocks
     }
 
     /// The first invalid parameter, by its profile key under `acceleration.pruning`, and why; nil when usable.
@@ -40,6 +44,8 @@ public struct PruningSettings: Sendable, Equatable {
         if layer < 1 { return ("layer", "\(layer) must be at least 1 (the layers before it read every visual token)") }
         if !(eeRadius.isFinite && eeRadius >= 0) { return ("ee_radius", "\(eeRadius) must be ≥ 0 (patch widths around the end effector)") }
         if !(coverage.isFinite && coverage > 0 && coverage <= 1) { return ("coverage", "\(coverage) must be in (0, 1] (the share of visual tokens coverage sampling fills up to)") }
+        if vitBlocks < 0 { return ("vit_blocks", "\(vitBlocks) must be ≥ 0 (feature blocks run on the kept patches)") }
+        if vitBlocks > 0 && method != .edges { return ("vit_blocks", "\(vitBlocks) needs method edges (a set chosen from the image alone, before the encoder), not \(method.rawValue)") }
         if let a = adaptive {
             if !(a.zThreshold.isFinite && a.zThreshold >= 0 && a.zThreshold < 1) { return ("adaptive.z_thre", "\(a.zThreshold) must be in [0, 1) (normalized |z| below which nothing is pruned)") }
             if !(a.zMin.isFinite && a.zMin > 0 && a.zMin < 1) { return ("adaptive.z_min", "\(a.zMin) must be in (0, 1) (θ falls to 1 − z_min at full speed)") }
@@ -62,7 +68,7 @@ public struct PruningSettings: Sendable, Equatable {
     public var summary: String {
         switch method {
         case .none: "none"
-        case .edges: "edges (\(positions.rawValue) positions)"
+        case .edges: "edges (\(positions.rawValue) positions" + (vitBlocks > 0 ? ", the last \(vitBlocks) ViT blocks on kept patches)" : ")")
         case .attention, .spvla:
             "\(method.rawValue) (θ " + (adaptive.map { "adaptive, z_thre \($0.zThreshold), z_min \($0.zMin)" } ?? "\(theta)")
                 + ", \(attentionBlock.rawValue) block, \(positions.rawValue) positions)"
