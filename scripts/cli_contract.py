@@ -162,6 +162,8 @@ expect(["bench", "model", "--model", SIM, "--prune", "sqap", "--keep", "1.5"], 2
 expect(["eval", "--prune", "sqap", "--ee-radius=-1"], 2, "--ee-radius: -1.0 must be ≥ 0", "eval --ee-radius -1")
 expect(["eval", "--prune", "sqap", "--layer", "6"], 2, "pruning at LLM layer 6 (acceleration.pruning.layer, --layer) needs a deeper model", "eval --layer beyond the depth")
 expect(["eval", "--prune", "fastv"], 2, "--prune", "eval --prune fastv")
+expect(["eval", "--prune", "attention", "--vit-blocks", "1"], 2, "--vit-blocks: 1 needs method edges", "eval --vit-blocks with attention")
+expect(["eval", "--prune", "edges", "--vit-blocks", "9"], 2, "9 ViT blocks on kept patches", "eval --vit-blocks beyond the encoder")
 expect(["capture", "--width", "0"], 2, "--width", "capture --width 0")
 expect(["capture", "--fps", "0"], 2, "--fps", "capture --fps 0")
 
